@@ -1,0 +1,106 @@
+"""A page as the reader sees it: the visible text blocks, in document order.
+
+Titles and meta lines are found by where they stand (before the content container) and by
+their text labels, so the parsers need the page's blocks rather than its class names.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from lxml import html as lxml_html
+
+from crawler.selectors import BLOCK_TAGS, HEADING_TAGS, NON_CONTENT_TAGS
+
+WHITESPACE_RE = re.compile(r"[\s\u00a0\u3000\u200b\ufeff]+")
+
+
+def normalize_space(text: str | None) -> str:
+    """Collapse every run of whitespace (NBSP, ideographic space included) into one space."""
+    return WHITESPACE_RE.sub(" ", text or "").strip()
+
+
+@dataclass
+class Block:
+    """One visual line: the text a block element shows outside its child blocks."""
+
+    element: lxml_html.HtmlElement
+    text: str
+    link_chars: int = 0
+
+    @property
+    def is_heading(self) -> bool:
+        return str(self.element.tag) in HEADING_TAGS
+
+    @property
+    def is_link(self) -> bool:
+        """Mostly link text: a navigation entry, a sidebar item, a previous/next link."""
+        return self.link_chars * 2 > len(self.text)
+
+
+@dataclass
+class PageBlocks:
+    """Blocks before and after a container element (all of them when there is none)."""
+
+    before: list[Block] = field(default_factory=list)
+    after: list[Block] = field(default_factory=list)
+
+
+def page_blocks(
+    root: lxml_html.HtmlElement, container: lxml_html.HtmlElement | None = None
+) -> PageBlocks:
+    """Split *root*'s visible text into blocks, skipping *container* and invisible elements."""
+    walker = _BlockWalker(container)
+    walker.walk(root)
+    walker.flush()
+    return walker.blocks
+
+
+class _BlockWalker:
+    def __init__(self, container: lxml_html.HtmlElement | None) -> None:
+        self.container = container
+        self.blocks = PageBlocks()
+        self.passed_container = False
+        self.owners: list[lxml_html.HtmlElement] = []
+        self.pieces: list[str] = []
+        self.link_chars = 0
+        self.link_depth = 0
+
+    def add(self, text: str | None) -> None:
+        if text:
+            self.pieces.append(text)
+            if self.link_depth:
+                self.link_chars += len(normalize_space(text))
+
+    def flush(self) -> None:
+        text = normalize_space("".join(self.pieces))
+        if text and self.owners:
+            target = self.blocks.after if self.passed_container else self.blocks.before
+            target.append(Block(self.owners[-1], text, min(self.link_chars, len(text))))
+        self.pieces.clear()
+        self.link_chars = 0
+
+    def walk(self, element: lxml_html.HtmlElement) -> None:
+        tag = element.tag if isinstance(element.tag, str) else None
+        if element is self.container:
+            self.flush()
+            self.passed_container = True
+        elif tag is not None and tag.lower() not in NON_CONTENT_TAGS:
+            self.walk_children(element, tag.lower())
+        self.add(element.tail)
+
+    def walk_children(self, element: lxml_html.HtmlElement, tag: str) -> None:
+        is_block = tag in BLOCK_TAGS
+        if is_block:
+            self.flush()
+            self.owners.append(element)
+        is_link = tag == "a"
+        self.link_depth += is_link
+        self.add(element.text)
+        for child in element:
+            self.walk(child)
+        self.link_depth -= is_link
+        if is_block:
+            self.flush()
+            self.owners.pop()

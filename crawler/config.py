@@ -1,0 +1,39 @@
+"""A crawl's configuration from settings and spider arguments, checked in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from crawler.sources import Source, SourcesError, load_sources, select_sources
+
+MODES = ("incremental", "backfill")
+
+
+class ConfigError(ValueError):
+    """Configuration that cannot be crawled with; the message is one line for the user."""
+
+
+@dataclass(frozen=True)
+class CrawlConfig:
+    sources: list[Source]
+    mode: str
+
+
+def crawl_config(settings: Any, mode: str | None, sources: str | None) -> CrawlConfig:
+    """The sources to crawl and the mode, from ``NEU_SOURCES_FILE`` and ``-a`` arguments."""
+    if (mode or "incremental") not in MODES:
+        raise ConfigError(f"unknown mode {mode!r}: use -a mode=incremental or -a mode=backfill")
+    try:
+        selected = select_sources(load_sources(settings.get("NEU_SOURCES_FILE") or None), sources)
+    except SourcesError as exc:
+        raise ConfigError(str(exc)) from None
+    if not selected:
+        raise ConfigError("no enabled source to crawl")
+    return CrawlConfig(sources=selected, mode=mode or "incremental")
+
+
+def check_crawl_config(settings: Any, spider_args: Mapping[str, str]) -> None:
+    """Raise ``ConfigError`` if a crawl with these settings and ``-a`` arguments cannot start."""
+    crawl_config(settings, spider_args.get("mode"), spider_args.get("sources"))

@@ -1,0 +1,170 @@
+"""List pages and home pages: which articles a column lists, and where its next page is.
+
+Pure: HTML string in, ``ListPage`` out. The main list is told from sidebars by its place next
+to the pager, not by class names.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from lxml import html as lxml_html
+
+from crawler import selectors
+from crawler.blocks import normalize_space
+from crawler.urls import absolute_link, canonical_url, is_document
+
+
+@dataclass(frozen=True)
+class ListedArticle:
+    url: str
+    title: str
+
+
+@dataclass(frozen=True)
+class ListPage:
+    articles: list[ListedArticle]
+    next_url: str | None
+    has_pager: bool
+    title: str | None
+
+
+@dataclass(frozen=True)
+class ColumnLink:
+    url: str
+    label: str
+
+
+def is_article_url(url: str) -> bool:
+    """Whether *url* has the shape of an article page of either CMS family."""
+    parts = urlsplit(url)
+    if any(pattern.search(parts.path) for pattern in selectors.ARTICLE_URL_PATTERNS.values()):
+        return True
+    return selectors.VSB_DYNAMIC_ARTICLE_RE.search(url) is not None
+
+
+def is_home_url(url: str) -> bool:
+    """Whether *url* is a site's home page, from which column list pages are discovered."""
+    return urlsplit(url).path.lower() in selectors.HOME_PATHS
+
+
+def parse_list(html: str, url: str) -> ListPage:
+    """The articles listed in the page's main list, in order, and the pager's next page."""
+    tree = lxml_html.document_fromstring(html)
+    pager = _find_pager(tree)
+    groups: dict[lxml_html.HtmlElement, list[tuple[lxml_html.HtmlElement, str]]] = defaultdict(list)
+    for anchor in tree.iter("a"):
+        link = absolute_link(url, anchor.get("href"))
+        if link and is_article_url(link) and _same_site(link, url):
+            groups[_list_group(anchor)].append((anchor, link))
+    articles: list[ListedArticle] = []
+    seen: set[str] = set()
+    for group in _main_groups(groups, pager):
+        for anchor, link in groups[group]:
+            canonical = canonical_url(link)
+            if canonical not in seen:
+                seen.add(canonical)
+                title = normalize_space(anchor.get("title")) or normalize_space(
+                    anchor.text_content()
+                )
+                articles.append(ListedArticle(link, title))
+    return ListPage(
+        articles=articles,
+        next_url=_next_page(tree, url, pager),
+        has_pager=pager is not None,
+        title=_page_title(tree),
+    )
+
+
+def find_column_links(html: str, url: str) -> list[ColumnLink]:
+    """Same-site links of a home page that may be column list pages (to be fetched and checked)."""
+    tree = lxml_html.document_fromstring(html)
+    home = canonical_url(url)
+    found: dict[str, ColumnLink] = {}
+    for anchor in tree.iter("a"):
+        link = absolute_link(url, anchor.get("href"))
+        if (
+            not link
+            or not _same_site(link, url)
+            or is_article_url(link)
+            or is_document(link)
+            or is_home_url(link)
+            or not urlsplit(link).path.lower().endswith(selectors.LIST_PAGE_SUFFIXES)
+        ):
+            continue
+        canonical = canonical_url(link)
+        if canonical != home and canonical not in found:
+            label = normalize_space(anchor.get("title")) or normalize_space(anchor.text_content())
+            found[canonical] = ColumnLink(link, label)
+    return list(found.values())
+
+
+def _same_site(link: str, url: str) -> bool:
+    return urlsplit(link).netloc.lower() == urlsplit(url).netloc.lower()
+
+
+def _find_pager(tree: lxml_html.HtmlElement) -> lxml_html.HtmlElement | None:
+    for xpath in selectors.PAGER_MARKERS:
+        found = tree.xpath(xpath)
+        if found:
+            return found[0]
+    return None
+
+
+def _list_group(anchor: lxml_html.HtmlElement) -> lxml_html.HtmlElement:
+    """The list element (ul, table…) an item link belongs to, else its grandparent."""
+    for ancestor in anchor.iterancestors():
+        if ancestor.tag in selectors.LIST_GROUP_TAGS:
+            return ancestor
+    parent = anchor.getparent()
+    grandparent = parent.getparent() if parent is not None else None
+    return grandparent if grandparent is not None else anchor
+
+
+def _main_groups(
+    groups: dict[lxml_html.HtmlElement, list[tuple[lxml_html.HtmlElement, str]]],
+    pager: lxml_html.HtmlElement | None,
+) -> list[lxml_html.HtmlElement]:
+    """The groups forming the main list: those closest to the pager, else the largest."""
+    if not groups:
+        return []
+    if pager is None:
+        return [max(groups, key=lambda group: len(groups[group]))]
+    pager_path = [pager, *pager.iterancestors()]
+    depth = {element: len(pager_path) - index for index, element in enumerate(pager_path)}
+
+    def shared_depth(group: lxml_html.HtmlElement) -> int:
+        """Depth of the closest element that contains both the group and the pager."""
+        for element in (group, *group.iterancestors()):
+            if element in depth:
+                return depth[element]
+        return 0
+
+    deepest = max(shared_depth(group) for group in groups)
+    return [group for group in groups if shared_depth(group) == deepest]
+
+
+def _next_page(
+    tree: lxml_html.HtmlElement, url: str, pager: lxml_html.HtmlElement | None
+) -> str | None:
+    scope = pager if pager is not None else tree
+    here = canonical_url(url)
+    for anchor in scope.iter("a"):
+        text = normalize_space(anchor.text_content()).lower()
+        marker = f"{anchor.get('class', '')} {anchor.getparent().get('class', '')}"
+        if text in selectors.NEXT_PAGE_TEXTS or selectors.NEXT_PAGE_CLASS_RE.search(marker):
+            link = absolute_link(url, anchor.get("href"))
+            if link and canonical_url(link) != here:
+                return link
+    if pager is not None and pager.tag == "td":
+        # Old VSB pagers keep the links in the cell after the "fanyeNNN" counter.
+        following = pager.getnext()
+        return _next_page(following, url, None) if following is not None else None
+    return None
+
+
+def _page_title(tree: lxml_html.HtmlElement) -> str | None:
+    head = normalize_space(tree.findtext(".//title"))
+    return selectors.TITLE_SEPARATOR_RE.split(head)[0] or None if head else None

@@ -1,0 +1,64 @@
+"""Downloader middlewares: stay on the sources' hosts, and back off before retries."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Self
+
+from scrapy import Request, Spider
+from scrapy.crawler import Crawler
+from scrapy.exceptions import IgnoreRequest, NotConfigured
+
+from crawler.urls import netloc
+
+logger = logging.getLogger(__name__)
+
+
+class SourceHostsMiddleware:
+    """Drop any request, redirects included, whose host:port is not one of the sources'.
+
+    Scrapy's OffsiteMiddleware compares host names only; on one machine two sites differ by
+    port, and a redirect to another port must not leave the crawl's sites either.
+    """
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        return cls(crawler)
+
+    def process_request(self, request: Request, spider: Spider) -> None:
+        hosts: frozenset[str] | None = getattr(spider, "hosts", None)
+        if hosts is None or netloc(request.url) in hosts:
+            return
+        assert self.crawler.stats is not None
+        self.crawler.stats.inc_value("neu/skipped/offsite")
+        logger.debug("Not leaving the sources' hosts: %s", request.url)
+        raise IgnoreRequest(f"offsite: {request.url}")
+
+
+class RetryBackoffMiddleware:
+    """Wait base * 2**(n-1) seconds (capped) before the n-th retry of a request.
+
+    Scrapy retries at once; a struggling server gets a breather instead. The wait happens
+    before the request reaches its download slot, so other requests go on meanwhile.
+    """
+
+    def __init__(self, base: float, cap: float) -> None:
+        self.base = base
+        self.cap = cap
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        base = crawler.settings.getfloat("NEU_RETRY_BACKOFF_BASE")
+        if base <= 0:
+            raise NotConfigured("NEU_RETRY_BACKOFF_BASE is 0")
+        return cls(base, crawler.settings.getfloat("NEU_RETRY_BACKOFF_MAX"))
+
+    async def process_request(self, request: Request, spider: Spider) -> Any:
+        retries = int(request.meta.get("retry_times", 0))
+        if retries:
+            await asyncio.sleep(min(self.cap, self.base * 2 ** (retries - 1)))
+        return None

@@ -1,0 +1,300 @@
+"""Article parsers: HTML string in, ``ParsedArticle`` out. Pure: no Scrapy, no I/O.
+
+One small parser per page layout (CMS family), each field a small method. When a site changes
+its templates, add a parser version to ``PARSERS`` instead of editing the old one, so the
+stored pages of the old layout keep parsing as before.
+"""
+
+from __future__ import annotations
+
+import copy
+from configparser import ConfigParser
+from dataclasses import dataclass
+from functools import cached_property
+from typing import ClassVar
+from urllib.parse import unquote, urlsplit
+
+import trafilatura
+from lxml import html as lxml_html
+from trafilatura.settings import use_config
+
+from crawler import selectors
+from crawler.blocks import Block, normalize_space, page_blocks
+from crawler.dates import parse_date
+from crawler.labels import has_label, read_labels, split_names
+from crawler.urls import absolute_link, is_document
+
+# How many blocks around the content container may hold the meta line.
+META_WINDOW = 6
+# A block that is a date on its own ("2023年4月7日 10:30") is short; a longer one is prose.
+MAX_BARE_DATE_BLOCK = 40
+MIN_TITLE_LENGTH = 4
+MAX_TITLE_LENGTH = 300
+IMAGE_EXTENSIONS = frozenset({"jpg", "jpeg", "png", "gif", "bmp", "webp", "svg"})
+
+
+def _trafilatura_config() -> ConfigParser:
+    config = use_config()
+    # Scoped to a content container, every paragraph counts: keep short bodies, no timeouts.
+    config.set("DEFAULT", "EXTRACTION_TIMEOUT", "0")
+    config.set("DEFAULT", "MIN_EXTRACTED_SIZE", "1")
+    config.set("DEFAULT", "MIN_OUTPUT_SIZE", "1")
+    return config
+
+
+TRAFILATURA_CONFIG = _trafilatura_config()
+
+
+@dataclass
+class ParsedArticle:
+    """What an article page itself says; the spider adds where it was found."""
+
+    title: str | None
+    published: str | None
+    authors: list[str]
+    editors: list[str]
+    origin: str | None
+    text: str | None
+    images: list[str]
+    attachments: list[dict[str, str]]
+    parser: str
+    container_found: bool
+
+
+def detect_cms(html: str) -> str | None:
+    """``vsb`` or ``webplus`` from the page's own fingerprints, or None."""
+    scores = {
+        cms: sum(marker in html for marker in markers)
+        for cms, markers in selectors.FINGERPRINTS.items()
+    }
+    best = max(scores, key=scores.__getitem__)
+    return best if scores[best] else None
+
+
+def parse_article(html: str, url: str, cms: str | None = None) -> ParsedArticle:
+    """Parse an article page with the newest parser of its CMS family."""
+    family = detect_cms(html) or cms
+    parser_class = PARSERS[family][-1] if family in PARSERS else ArticleParser
+    return parser_class(html, url).parse()
+
+
+class ArticleParser:
+    """Any NEU-like article page: the content container of either family, title and meta by
+    position and label. The family parsers below only narrow where the containers are."""
+
+    name: ClassVar[str] = "generic"
+    version: ClassVar[int] = 1
+    container_xpaths: ClassVar[tuple[str, ...]] = (
+        selectors.CONTENT_CONTAINER["vsb"],
+        selectors.CONTENT_CONTAINER["webplus"],
+        selectors.VSB_CONTENT_ID,
+    )
+
+    def __init__(self, html: str, url: str) -> None:
+        self.url = url
+        self.tree = lxml_html.document_fromstring(html)
+
+    def parse(self) -> ParsedArticle:
+        return ParsedArticle(
+            title=self.title(),
+            published=self.published(),
+            authors=split_names(self.labels.get("authors")),
+            editors=split_names(self.labels.get("editors")),
+            origin=self.labels.get("origin"),
+            text=self.text(),
+            images=self.images(),
+            attachments=self.attachments(),
+            parser=f"{self.name}/{self.version}",
+            container_found=self.container is not None,
+        )
+
+    # -- structure -------------------------------------------------------------------------------
+
+    @cached_property
+    def container(self) -> lxml_html.HtmlElement | None:
+        """The element holding the article body, or None when the page has none."""
+        for xpath in self.container_xpaths:
+            found = self.tree.xpath(xpath)
+            if found:
+                return found[0]
+        return None
+
+    @cached_property
+    def scope(self) -> lxml_html.HtmlElement:
+        """The article's own part of the page: VSB's article form, else the container."""
+        if self.container is None:
+            return self.tree
+        form = self.container.xpath(selectors.VSB_ARTICLE_FORM)
+        return form[-1] if form else self.container
+
+    @cached_property
+    def blocks(self) -> tuple[list[Block], list[Block]]:
+        """Visible text blocks before and after the content container."""
+        body = self.tree.find("body")
+        found = page_blocks(body if body is not None else self.tree, self.container)
+        return found.before, found.after
+
+    @cached_property
+    def head_title(self) -> str:
+        return normalize_space(self.tree.findtext(".//title"))
+
+    @cached_property
+    def title_index(self) -> int | None:
+        """Index of the title's block among the blocks before the container."""
+        before = self.blocks[0]
+        candidates = [
+            index
+            for index, block in enumerate(before)
+            if not block.is_link
+            and MIN_TITLE_LENGTH <= len(block.text) <= MAX_TITLE_LENGTH
+            and not has_label(block.text)
+            and not selectors.BREADCRUMB_RE.search(block.text)
+        ]
+        in_head = [index for index in candidates if self._is_head_title(before[index].text)]
+        if in_head:
+            return max(in_head, key=lambda index: (len(before[index].text), index))
+        if self.container is None:
+            return None
+        headings = [index for index in candidates if before[index].is_heading]
+        if headings:
+            return headings[-1]
+        return self._block_before_meta(candidates)
+
+    def _is_head_title(self, text: str) -> bool:
+        """Whether <title> is *text*, maybe with a site name before or after it."""
+        head = self.head_title
+        if head == text:
+            return True
+        if head.startswith(text):
+            return selectors.TITLE_SEPARATOR_RE.match(head[len(text) :]) is not None
+        if head.endswith(text):
+            return selectors.TITLE_SEPARATOR_AT_END_RE.search(head[: -len(text)]) is not None
+        return False
+
+    def _block_before_meta(self, candidates: list[int]) -> int | None:
+        before = self.blocks[0]
+        window_start = max(0, len(before) - META_WINDOW)
+        for index in range(window_start, len(before)):
+            if has_label(before[index].text):
+                earlier = [candidate for candidate in candidates if candidate < index]
+                return earlier[-1] if earlier else None
+        return None
+
+    @cached_property
+    def meta_blocks(self) -> list[Block]:
+        """Blocks between the title and the container, where the meta line stands."""
+        before = self.blocks[0]
+        if self.title_index is not None:
+            region = before[self.title_index + 1 :]
+            return region[:META_WINDOW] if self.container is None else region
+        return [] if self.container is None else before[-META_WINDOW:]
+
+    @cached_property
+    def trailing_blocks(self) -> list[Block]:
+        """The first blocks after the container: some templates put the meta line there."""
+        return [block for block in self.blocks[1][:META_WINDOW] if not block.is_link]
+
+    @cached_property
+    def labels(self) -> dict[str, str]:
+        lines = [block.text for block in self.meta_blocks if not block.is_link]
+        found = read_labels(lines)
+        for key, value in read_labels(block.text for block in self.trailing_blocks).items():
+            found.setdefault(key, value)
+        return found
+
+    # -- fields ----------------------------------------------------------------------------------
+
+    def title(self) -> str | None:
+        if self.title_index is not None:
+            return self.blocks[0][self.title_index].text
+        parts = selectors.TITLE_SEPARATOR_RE.split(self.head_title)
+        if len(parts) > 1:
+            return max(parts[:-1], key=len) or None
+        return self.head_title or None
+
+    def published(self) -> str | None:
+        labelled = parse_date(self.labels.get("published"))
+        if labelled:
+            return labelled
+        for block in self.meta_blocks:
+            if not block.is_link and len(block.text) <= MAX_BARE_DATE_BLOCK:
+                bare = parse_date(block.text)
+                if bare:
+                    return bare
+        return None
+
+    def text(self) -> str | None:
+        if self.container is None:
+            extracted = trafilatura.extract(
+                self.tree, config=TRAFILATURA_CONFIG, include_comments=False, include_tables=True
+            )
+        else:
+            extracted = trafilatura.extract(
+                copy.deepcopy(self.container),
+                config=TRAFILATURA_CONFIG,
+                favor_recall=True,
+                include_comments=False,
+                include_tables=True,
+                deduplicate=False,
+            )
+            if not extracted:
+                container_blocks = page_blocks(self.container)
+                extracted = "\n".join(block.text for block in container_blocks.before)
+        paragraphs = [normalize_space(line) for line in (extracted or "").splitlines()]
+        return "\n\n".join(paragraph for paragraph in paragraphs if paragraph) or None
+
+    def images(self) -> list[str]:
+        if self.container is None:
+            return []
+        urls: list[str] = []
+        for image in self.container.iter("img"):
+            source = next(
+                (image.get(name) for name in selectors.IMAGE_SOURCE_ATTRIBUTES if image.get(name)),
+                None,
+            )
+            url = absolute_link(self.url, source)
+            if url and url not in urls:
+                urls.append(url)
+        return urls
+
+    def attachments(self) -> list[dict[str, str]]:
+        if self.container is None:
+            return []
+        found: dict[str, str] = {}
+        for element in self.scope.iter():
+            href = element.get("href") if element.tag == "a" else None
+            url = absolute_link(self.url, href or element.get(selectors.PDF_PLAYER_ATTRIBUTE))
+            if not url or url in found or not is_document(url) or _is_image(url):
+                continue
+            name = normalize_space(element.text_content()) if href else ""
+            found[url] = name or normalize_space(element.get("title")) or _file_name(url)
+        return [{"url": url, "name": name} for url, name in found.items()]
+
+
+class VsbArticleParser(ArticleParser):
+    """VSB (博达) article pages: ``form[name=_newscontent_fromname]`` > ``div.v_news_content``."""
+
+    name = "vsb"
+    container_xpaths = (selectors.CONTENT_CONTAINER["vsb"], selectors.VSB_CONTENT_ID)
+
+
+class WebPlusArticleParser(ArticleParser):
+    """WebPlus (SUDY) article pages: ``div.wp_articlecontent``."""
+
+    name = "webplus"
+    container_xpaths = (selectors.CONTENT_CONTAINER["webplus"],)
+
+
+# Parser versions per CMS family, oldest first; the last one parses new pages.
+PARSERS: dict[str | None, tuple[type[ArticleParser], ...]] = {
+    "vsb": (VsbArticleParser,),
+    "webplus": (WebPlusArticleParser,),
+}
+
+
+def _is_image(url: str) -> bool:
+    return urlsplit(url).path.rsplit(".", 1)[-1].lower() in IMAGE_EXTENSIONS
+
+
+def _file_name(url: str) -> str:
+    return unquote(urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1])

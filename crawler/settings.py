@@ -1,0 +1,45 @@
+"""Scrapy settings of the NEU news crawler: only what differs from Scrapy's defaults.
+
+Any of them can be overridden on the command line, e.g. ``-s DOWNLOAD_DELAY=0``.
+"""
+
+BOT_NAME = "neu_news"
+SPIDER_MODULES = ["crawler.spiders"]
+NEWSPIDER_MODULE = "crawler.spiders"
+# Our `crawl` checks the sources file and arguments before Scrapy starts, for a one-line error.
+COMMANDS_MODULE = "crawler.commands"
+
+# --- Politeness: the NEU sites are a university's servers, not a benchmark target --------------
+USER_AGENT = "neu-news-crawler/0.1 (+https://github.com/neu-news/neu-news-crawler)"
+ROBOTSTXT_OBEY = True
+CONCURRENT_REQUESTS_PER_DOMAIN = 1
+DOWNLOAD_DELAY = 1
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 1
+AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
+RETRY_TIMES = 3
+DOWNLOAD_TIMEOUT = 30
+# Article pages are a few hundred kB at most; anything far larger is not an article.
+DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
+DOWNLOAD_MAXSIZE = 16 * 1024 * 1024
+
+# --- Components ---------------------------------------------------------------------------------
+DOWNLOADER_MIDDLEWARES = {
+    # Host and port of the sources only, redirects included (replaces the host-only check).
+    "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
+    "crawler.middlewares.SourceHostsMiddleware": 50,
+    "crawler.middlewares.RetryBackoffMiddleware": 560,
+}
+
+# --- Output -------------------------------------------------------------------------------------
+FEED_EXPORT_ENCODING = "utf-8"
+LOG_LEVEL = "INFO"
+
+# --- This project's own settings (read by the components that use them) ------------------------
+# NEU_SOURCES_FILE: TOML file of columns to crawl; the default ships in crawler/sources.toml.
+NEU_SOURCES_FILE = ""
+# Pause before the n-th retry of a request: base * 2**(n-1) seconds, capped.
+NEU_RETRY_BACKOFF_BASE = 2.0
+NEU_RETRY_BACKOFF_MAX = 60.0
+# Upper bound on list pages walked per column in one run, whatever the pager says.
+NEU_MAX_LIST_PAGES = 1000

@@ -1,0 +1,152 @@
+"""The columns to crawl, read from a TOML file: sites are data, not code.
+
+Every problem with the file is reported as one ``SourcesError`` line naming the file, the
+source and the key, before any request is made.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+DEFAULT_SOURCES_FILE = Path(__file__).with_name("sources.toml")
+
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+LANGUAGES = ("zh", "en")
+CMS_NAMES = ("vsb", "webplus")
+REQUIRED_KEYS = frozenset({"name", "start_urls", "language"})
+OPTIONAL_KEYS = frozenset({"column", "cms", "max_pages", "enabled", "allow", "confirmed"})
+
+
+class SourcesError(ValueError):
+    """A sources file that cannot be used; the message is meant for the user as is."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """One column (or one site whose columns are discovered from its home page)."""
+
+    name: str
+    start_urls: tuple[str, ...]
+    language: str
+    column: str | None = None
+    cms: str | None = None
+    max_pages: int | None = None
+    enabled: bool = True
+    allow: tuple[re.Pattern[str], ...] = field(default_factory=tuple)
+    confirmed: bool = False
+
+    @property
+    def hosts(self) -> frozenset[str]:
+        """Netlocs (host[:port]) this source may crawl: those of its start URLs."""
+        return frozenset(urlsplit(url).netloc.lower() for url in self.start_urls)
+
+    def allows(self, url: str) -> bool:
+        """Whether a discovered list page URL passes this source's ``allow`` patterns."""
+        path = urlsplit(url).path
+        return not self.allow or any(pattern.search(path) for pattern in self.allow)
+
+
+def load_sources(path: str | Path | None = None) -> list[Source]:
+    """Read and validate a sources file (the shipped default when *path* is None)."""
+    file = Path(path) if path else DEFAULT_SOURCES_FILE
+    try:
+        data = tomllib.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SourcesError(f"{file}: sources file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SourcesError(f"{file}: cannot read sources file: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SourcesError(f"{file}: not valid TOML: {exc}") from None
+
+    unknown_top = set(data) - {"sources"}
+    if unknown_top:
+        raise SourcesError(f"{file}: unknown top-level key {sorted(unknown_top)[0]!r}")
+    tables = data.get("sources")
+    if not isinstance(tables, list) or not tables:
+        raise SourcesError(f"{file}: no [[sources]] tables")
+
+    sources: list[Source] = []
+    seen: set[str] = set()
+    for index, table in enumerate(tables, start=1):
+        source = _parse_source(file, index, table)
+        if source.name in seen:
+            raise SourcesError(f"{file}: source {source.name!r}: duplicate name")
+        seen.add(source.name)
+        sources.append(source)
+    return sources
+
+
+def select_sources(sources: list[Source], names: str | None) -> list[Source]:
+    """The enabled sources, or exactly those named in a comma-separated *names* list."""
+    if not names:
+        return [source for source in sources if source.enabled]
+    wanted = [name.strip() for name in names.split(",") if name.strip()]
+    by_name = {source.name: source for source in sources}
+    missing = [name for name in wanted if name not in by_name]
+    if missing:
+        raise SourcesError(
+            f"unknown source {missing[0]!r}; known sources: {', '.join(sorted(by_name))}"
+        )
+    return [by_name[name] for name in wanted]
+
+
+def _parse_source(file: Path, index: int, table: object) -> Source:
+    if not isinstance(table, dict):
+        raise SourcesError(f"{file}: source #{index}: not a table")
+    label = f"{file}: source {table.get('name', f'#{index}')!r}"
+    for key in sorted(REQUIRED_KEYS - set(table)):
+        raise SourcesError(f"{label}: missing key {key!r}")
+    for key in sorted(set(table) - REQUIRED_KEYS - OPTIONAL_KEYS):
+        raise SourcesError(f"{label}: unknown key {key!r}")
+
+    name = table["name"]
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise SourcesError(f"{label}: key 'name' must be a lower-case id like 'neunews-ddyw'")
+    start_urls = table["start_urls"]
+    if not isinstance(start_urls, list) or not start_urls:
+        raise SourcesError(f"{label}: key 'start_urls' must be a non-empty list of URLs")
+    for url in start_urls:
+        parts = urlsplit(url) if isinstance(url, str) else None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+            raise SourcesError(f"{label}: key 'start_urls': {url!r} is not an http(s) URL")
+    language = table["language"]
+    if language not in LANGUAGES:
+        raise SourcesError(f"{label}: key 'language' must be one of {', '.join(LANGUAGES)}")
+
+    column = table.get("column")
+    if column is not None and (not isinstance(column, str) or not column.strip()):
+        raise SourcesError(f"{label}: key 'column' must be a non-empty string")
+    cms = table.get("cms")
+    if cms is not None and cms not in CMS_NAMES:
+        raise SourcesError(f"{label}: key 'cms' must be one of {', '.join(CMS_NAMES)}")
+    max_pages = table.get("max_pages")
+    if max_pages is not None and (
+        not isinstance(max_pages, int) or isinstance(max_pages, bool) or max_pages < 1
+    ):
+        raise SourcesError(f"{label}: key 'max_pages' must be a positive integer")
+    for flag in ("enabled", "confirmed"):
+        if not isinstance(table.get(flag, False), bool):
+            raise SourcesError(f"{label}: key {flag!r} must be true or false")
+    allow = table.get("allow", [])
+    if not isinstance(allow, list) or not all(isinstance(item, str) for item in allow):
+        raise SourcesError(f"{label}: key 'allow' must be a list of regular expressions")
+    try:
+        patterns = tuple(re.compile(item) for item in allow)
+    except re.error as exc:
+        raise SourcesError(f"{label}: key 'allow': bad regular expression: {exc}") from None
+
+    return Source(
+        name=name,
+        start_urls=tuple(start_urls),
+        language=language,
+        column=column.strip() if column else None,
+        cms=cms,
+        max_pages=max_pages,
+        enabled=table.get("enabled", True),
+        allow=patterns,
+        confirmed=table.get("confirmed", False),
+    )

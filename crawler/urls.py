@@ -1,0 +1,66 @@
+"""URL handling: canonical form, stable article ids, and which links may be crawled.
+
+Normalisation is delegated to w3lib (dot segments, fragment, query order) and courlan (case,
+default ports, tracking parameters); this module only decides how they combine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from urllib.parse import urljoin, urlsplit
+
+from courlan import normalize_url
+from w3lib.url import canonicalize_url, url_query_cleaner
+
+# Session parameters make one page look like many; neither library drops them by default.
+SESSION_PARAMS = ("jsessionid", "sessionid", "phpsessid", "sid", "aspsessionid")
+
+# Links to these are documents (recorded as attachments), never crawled as pages.
+DOCUMENT_EXTENSIONS = frozenset(
+    "pdf doc docx xls xlsx ppt pptx wps et dps zip rar 7z gz tar txt csv rtf odt ods odp "
+    "jpg jpeg png gif bmp webp svg mp3 mp4 avi mov wmv flv apk exe".split()
+)
+# VSB serves attachments through a download servlet with no file extension in the URL.
+DOWNLOAD_PATH_RE = re.compile(r"/system/_content/download\.jsp|/download\.jsp", re.IGNORECASE)
+NON_HTTP_SCHEMES = ("javascript:", "mailto:", "data:", "tel:", "ftp:", "file:")
+
+
+def canonical_url(url: str) -> str:
+    """The one spelling of *url* that every variant of it maps to."""
+    cleaned = url_query_cleaner(canonicalize_url(url), SESSION_PARAMS, remove=True)
+    return str(normalize_url(cleaned))
+
+
+def article_id(url: str) -> str:
+    """Stable id of an article: http and https, ports, ``../`` and fragments give the same id."""
+    parts = urlsplit(canonical_url(url))
+    key = parts.netloc + parts.path + ("?" + parts.query if parts.query else "")
+    return hashlib.sha1(key.encode("utf-8")).hexdigest()[:16]
+
+
+def absolute_link(base_url: str, href: str | None) -> str | None:
+    """Absolute http(s) URL of *href* on a page at *base_url*, or None for non-page schemes."""
+    if not href:
+        return None
+    href = href.strip()
+    if not href or href.startswith("#") or href.lower().startswith(NON_HTTP_SCHEMES):
+        return None
+    absolute = urljoin(base_url, href)
+    if urlsplit(absolute).scheme not in ("http", "https"):
+        return None
+    return absolute.split("#", 1)[0]
+
+
+def is_document(url: str) -> bool:
+    """True for file downloads (pdf, doc, xls, zip, images…) that are not HTML pages."""
+    parts = urlsplit(url)
+    if DOWNLOAD_PATH_RE.search(parts.path):
+        return True
+    last = parts.path.rsplit("/", 1)[-1]
+    return "." in last and last.rsplit(".", 1)[-1].lower() in DOCUMENT_EXTENSIONS
+
+
+def netloc(url: str) -> str:
+    """Host and port as they identify a site (``127.0.0.1:8001``; the port only when given)."""
+    return urlsplit(url).netloc.lower()
