@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from crawler.sources import Source, SourcesError, load_sources, select_sources
+from crawler.store import StoreError, check_data_dir
 
 MODES = ("incremental", "backfill")
 
@@ -37,3 +39,9 @@ def crawl_config(settings: Any, mode: str | None, sources: str | None) -> CrawlC
 def check_crawl_config(settings: Any, spider_args: Mapping[str, str]) -> None:
     """Raise ``ConfigError`` if a crawl with these settings and ``-a`` arguments cannot start."""
     crawl_config(settings, spider_args.get("mode"), spider_args.get("sources"))
+    data_dir = settings.get("NEU_DATA_DIR")
+    if data_dir:
+        try:
+            check_data_dir(Path(data_dir))
+        except StoreError as exc:
+            raise ConfigError(str(exc)) from None

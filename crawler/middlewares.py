@@ -6,7 +6,7 @@ import asyncio
 import logging
 from typing import Any, Self
 
-from scrapy import Request, Spider
+from scrapy import Request
 from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 
@@ -29,8 +29,8 @@ class SourceHostsMiddleware:
     def from_crawler(cls, crawler: Crawler) -> Self:
         return cls(crawler)
 
-    def process_request(self, request: Request, spider: Spider) -> None:
-        hosts: frozenset[str] | None = getattr(spider, "hosts", None)
+    def process_request(self, request: Request) -> None:
+        hosts: frozenset[str] | None = getattr(self.crawler.spider, "hosts", None)
         if hosts is None or netloc(request.url) in hosts:
             return
         assert self.crawler.stats is not None
@@ -57,7 +57,7 @@ class RetryBackoffMiddleware:
             raise NotConfigured("NEU_RETRY_BACKOFF_BASE is 0")
         return cls(base, crawler.settings.getfloat("NEU_RETRY_BACKOFF_MAX"))
 
-    async def process_request(self, request: Request, spider: Spider) -> Any:
+    async def process_request(self, request: Request) -> Any:
         retries = int(request.meta.get("retry_times", 0))
         if retries:
             await asyncio.sleep(min(self.cap, self.base * 2 ** (retries - 1)))

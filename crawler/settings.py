@@ -31,6 +31,10 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.RetryBackoffMiddleware": 560,
 }
 
+ITEM_PIPELINES = {
+    "crawler.pipelines.FeedPipeline": 500,
+}
+
 # --- Output -------------------------------------------------------------------------------------
 FEED_EXPORT_ENCODING = "utf-8"
 LOG_LEVEL = "INFO"
@@ -43,3 +47,14 @@ NEU_RETRY_BACKOFF_BASE = 2.0
 NEU_RETRY_BACKOFF_MAX = 60.0
 # Upper bound on list pages walked per column in one run, whatever the pager says.
 NEU_MAX_LIST_PAGES = 1000
+# Data directory holding articles.jsonl, state.sqlite3 and the run lock; created if its parent
+# exists. Empty turns the feed (and incremental crawling) off.
+NEU_DATA_DIR = "data"
+# Feed lines are fsynced and the state committed every this many new lines (and at the end).
+NEU_FEED_BATCH_SIZE = 20
+# Known articles first seen less than this many days ago are fetched again (conditionally) to
+# catch edits; 0 turns re-checking off.
+NEU_RECHECK_DAYS = 2
+# Incremental runs read this many more list pages after the first page whose articles are all
+# known.
+NEU_LOOKBACK_PAGES = 0

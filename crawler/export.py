@@ -1,0 +1,195 @@
+"""Atom 1.0 and RSS 2.0 documents of the newest articles in the feed.
+
+Only the newest ``limit`` records are ever held (a heap), whatever the feed's size. Give it the
+latest version of each id (``iter_feed(latest=True)``): a later line of an id that is still held
+replaces the earlier one, but an id's versions are not remembered once it has left the heap.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import re
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, BinaryIO, Literal
+
+from feedgen.feed import FeedGenerator
+
+from crawler.dates import CHINA_TZ
+
+logger = logging.getLogger(__name__)
+
+Record = dict[str, Any]
+Format = Literal["atom", "rss"]
+FORMATS: tuple[Format, ...] = ("atom", "rss")
+
+DEFAULT_TITLE = "东北大学新闻"
+DEFAULT_LINK = "https://neunews.neu.edu.cn/"
+# Characters XML 1.0 cannot carry; lxml refuses the whole document if one slips through.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+_HeapItem = tuple[float, int, Record]
+
+
+def write_syndication(
+    records: Iterable[Record],
+    out: BinaryIO | Path,
+    *,
+    fmt: Format,
+    limit: int = 50,
+    title: str = DEFAULT_TITLE,
+    link: str = DEFAULT_LINK,
+) -> int:
+    """Write an Atom or RSS document of the newest *limit* records to *out*; return the entry
+    count.
+
+    Newest is by ``published`` (a bare date is midnight Beijing time), else ``first_seen``; the
+    entry's id (Atom) or guid (RSS) is the article URL. A *Path* is replaced atomically.
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown syndication format {fmt!r}: use atom or rss")
+    entries = newest(records, limit)
+    document = render(entries, fmt=fmt, title=title, link=link)
+    if isinstance(out, Path):
+        partial = out.with_name(out.name + ".tmp")
+        partial.write_bytes(document)
+        partial.replace(out)
+    else:
+        out.write(document)
+        out.flush()
+    logger.info("Wrote %s document with %d entries", fmt, len(entries))
+    return len(entries)
+
+
+def newest(records: Iterable[Record], limit: int) -> list[Record]:
+    """The *limit* newest records with a URL, newest first, one per id (its last line)."""
+    if limit <= 0:
+        return []
+    heap: list[_HeapItem] = []
+    held: dict[str, _HeapItem] = {}  # ids in the heap, so never more than `limit` of them
+    for seq, record in enumerate(records):
+        url = record.get("url")
+        if not isinstance(url, str) or not url:
+            continue
+        key = _article_id(record, url)
+        moment = article_time(record)
+        # seq breaks ties (later lines win) and keeps tuple comparison away from the dicts.
+        item: _HeapItem = (moment.timestamp() if moment else float("-inf"), seq, record)
+        previous = held.pop(key, None)
+        if previous is not None:
+            if _version(record) < _version(previous[2]):
+                held[key] = previous
+                continue
+            heap.remove(previous)
+            heapq.heapify(heap)
+        if len(heap) < limit:
+            heapq.heappush(heap, item)
+        elif item[:2] > heap[0][:2]:
+            evicted = heapq.heapreplace(heap, item)
+            held.pop(_article_id(evicted[2], evicted[2]["url"]), None)
+        else:
+            continue
+        held[key] = item
+    return [item[2] for item in sorted(heap, key=lambda item: item[:2], reverse=True)]
+
+
+def render(entries: list[Record], *, fmt: Format, title: str, link: str) -> bytes:
+    """The UTF-8 XML document for *entries*, in the order given."""
+    fg = FeedGenerator()
+    if fmt == "rss":
+        # RSS <author> must be an e-mail address; names go in dc:creator instead.
+        fg.load_extension("dc")
+    fg.id(link)
+    fg.title(title)
+    fg.subtitle(title)
+    fg.link(href=link, rel="alternate")
+    fg.author({"name": title})
+    fg.language("zh-CN")
+    updated: list[datetime] = []
+    for record in entries:
+        updated.append(_add_entry(fg, record, fmt))
+    # The newest entry's time rather than now, so an unchanged feed renders the same bytes.
+    fg.updated(max(updated) if updated else datetime.now(UTC))
+    if fmt == "rss":
+        return bytes(fg.rss_str(pretty=True))
+    return bytes(fg.atom_str(pretty=True))
+
+
+def article_time(record: Record) -> datetime | None:
+    """When the article was published, else first seen; timezone-aware, or None."""
+    return parse_published(record.get("published")) or parse_utc(record.get("first_seen"))
+
+
+def parse_published(value: object) -> datetime | None:
+    """A ``published`` value as an aware datetime: a bare date is midnight Beijing time."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        if len(value) == 10:
+            day = date.fromisoformat(value)
+            return datetime(day.year, day.month, day.day, tzinfo=CHINA_TZ)
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=CHINA_TZ)
+
+
+def parse_utc(value: object) -> datetime | None:
+    """A UTC ISO timestamp (``crawled_at``, ``first_seen``, ``updated_at``), or None."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def first_paragraph(text: str) -> str | None:
+    """The first non-blank paragraph of an article text (paragraphs are split by a blank line)."""
+    for paragraph in text.split("\n\n"):
+        if paragraph.strip():
+            return paragraph.strip()
+    return None
+
+
+def _add_entry(fg: FeedGenerator, record: Record, fmt: Format) -> datetime:
+    url = _xml_text(record["url"])
+    text = _xml_text(record.get("text"))
+    published = article_time(record)
+    updated = parse_utc(record.get("updated_at")) or published or datetime.now(UTC)
+    entry = fg.add_entry(order="append")  # feedgen prepends by default; we pass newest first
+    entry.guid(url, permalink=True)
+    entry.title(_xml_text(record.get("title")) or url)
+    entry.link(href=url, rel="alternate")
+    if published is not None:
+        entry.published(published)
+    entry.updated(updated)
+    authors = [_xml_text(name) for name in record.get("authors") or [] if isinstance(name, str)]
+    for name in filter(None, authors):
+        if fmt == "rss":
+            entry.dc.dc_creator(name)
+        else:
+            entry.author({"name": name})
+    summary = first_paragraph(text)
+    if summary:
+        entry.summary(summary)
+    if text.strip():
+        entry.content(text, type="text")
+    return updated
+
+
+def _xml_text(value: object) -> str:
+    return _NOT_XML.sub("", value) if isinstance(value, str) else ""
+
+
+def _article_id(record: Record, url: str) -> str:
+    article_id = record.get("id")
+    return article_id if isinstance(article_id, str) and article_id else url
+
+
+def _version(record: Record) -> int:
+    version = record.get("version")
+    return version if isinstance(version, int) else 0

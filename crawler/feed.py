@@ -1,0 +1,96 @@
+"""The append-only JSON Lines feed: whole lines only, written once, durable before they count."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+READ_CHUNK = 1 << 16
+
+
+def encode_line(record: Mapping[str, Any]) -> bytes:
+    """One feed line: compact UTF-8 JSON, Chinese as characters, ending in a newline."""
+    text = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+    return (text + "\n").encode("utf-8")
+
+
+def cut_torn_tail(path: Path) -> int:
+    """Truncate a last line left without its newline by a crash; return the bytes removed."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return 0
+    if size == 0:
+        return 0
+    with path.open("rb+") as file:
+        position = size
+        while position > 0:
+            step = min(READ_CHUNK, position)
+            file.seek(position - step)
+            chunk = file.read(step)
+            newline = chunk.rfind(b"\n")
+            if newline >= 0:
+                end = position - step + newline + 1
+                break
+            position -= step
+        else:
+            end = 0
+        if end < size:
+            file.truncate(end)
+            file.flush()
+            os.fsync(file.fileno())
+            logger.warning("Cut a torn last line (%d bytes) off %s", size - end, path)
+        return size - end
+
+
+def iter_lines_from(path: Path, offset: int) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Complete lines after byte *offset*, each with the offset just past it."""
+    with path.open("rb") as file:
+        file.seek(offset)
+        position = offset
+        for raw in file:
+            if not raw.endswith(b"\n"):
+                return
+            position += len(raw)
+            try:
+                yield position, json.loads(raw)
+            except ValueError:
+                logger.warning(
+                    "Skipping a line of %s that is not JSON (ends at %d)", path, position
+                )
+
+
+class FeedWriter:
+    """Appends lines to the feed; ``sync`` makes everything appended so far durable."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self.size = os.fstat(self.fd).st_size
+        self.unsynced = False
+
+    def append(self, record: Mapping[str, Any]) -> None:
+        """Write one record as one line, in a single write() so no reader sees half of it."""
+        line = encode_line(record)
+        written = os.write(self.fd, line)
+        if written != len(line):
+            # A short write (disk full): remove the partial line so the feed stays whole.
+            os.ftruncate(self.fd, self.size)
+            raise OSError(f"short write to {self.path}: {written} of {len(line)} bytes")
+        self.size += written
+        self.unsynced = True
+
+    def sync(self) -> None:
+        if self.unsynced:
+            os.fsync(self.fd)
+            self.unsynced = False
+
+    def close(self) -> None:
+        self.sync()
+        os.close(self.fd)

@@ -1,0 +1,179 @@
+"""What the crawler knows between runs, in SQLite: articles, their versions and aliases.
+
+Changes are made in one open transaction and committed with the feed offset they match, right
+after the feed lines are durable; a crash before the commit loses only state that the feed
+replay (``Store.recover``) rebuilds.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS articles (
+    id TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    source TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    first_seen TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    body_hash TEXT,
+    columns TEXT NOT NULL,
+    etag TEXT,
+    last_modified TEXT
+);
+CREATE INDEX IF NOT EXISTS articles_body_hash ON articles (body_hash);
+CREATE INDEX IF NOT EXISTS articles_first_seen ON articles (first_seen);
+CREATE TABLE IF NOT EXISTS aliases (
+    id TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    article_id TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+@dataclass(frozen=True)
+class KnownArticle:
+    id: str
+    url: str
+    source: str
+    version: int
+    first_seen: str
+    content_hash: str
+    columns: list[str]
+    etag: str | None
+    last_modified: str | None
+
+
+class State:
+    def __init__(self, path: Path) -> None:
+        self.db = sqlite3.connect(path, isolation_level="DEFERRED")
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.executescript(SCHEMA)
+        self.db.commit()
+
+    def close(self) -> None:
+        self.db.rollback()
+        self.db.close()
+
+    def commit(self, feed_offset: int) -> None:
+        """Commit everything applied so far, together with the feed size it matches."""
+        self.db.execute(
+            "INSERT INTO meta (key, value) VALUES ('feed_offset', ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (str(feed_offset),),
+        )
+        self.db.commit()
+
+    @property
+    def feed_offset(self) -> int:
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'feed_offset'").fetchone()
+        return int(row[0]) if row else 0
+
+    # -- lookups ---------------------------------------------------------------------------------
+
+    def get(self, article_id: str) -> KnownArticle | None:
+        row = self.db.execute(
+            "SELECT id, url, source, version, first_seen, content_hash, columns, etag, "
+            "last_modified FROM articles WHERE id = ?",
+            (article_id,),
+        ).fetchone()
+        return _known(row) if row else None
+
+    def is_known(self, article_id: str) -> bool:
+        """Whether *article_id* is an article or an alias of one."""
+        row = self.db.execute(
+            "SELECT 1 FROM articles WHERE id = ? UNION ALL SELECT 1 FROM aliases WHERE id = ?",
+            (article_id, article_id),
+        ).fetchone()
+        return row is not None
+
+    def owner_of_body(self, body_hash: str) -> str | None:
+        row = self.db.execute(
+            "SELECT id FROM articles WHERE body_hash = ? LIMIT 1", (body_hash,)
+        ).fetchone()
+        return str(row[0]) if row else None
+
+    def alias_target(self, article_id: str) -> str | None:
+        row = self.db.execute(
+            "SELECT article_id FROM aliases WHERE id = ?", (article_id,)
+        ).fetchone()
+        return str(row[0]) if row else None
+
+    def first_seen_since(self, moment: str) -> list[KnownArticle]:
+        """Articles first seen at or after *moment* (ISO UTC), the ones still re-checked."""
+        rows = self.db.execute(
+            "SELECT id, url, source, version, first_seen, content_hash, columns, etag, "
+            "last_modified FROM articles WHERE first_seen >= ? ORDER BY first_seen",
+            (moment,),
+        ).fetchall()
+        return [_known(row) for row in rows]
+
+    def count(self) -> int:
+        return int(self.db.execute("SELECT count(*) FROM articles").fetchone()[0])
+
+    # -- changes (uncommitted until ``commit``) ---------------------------------------------------
+
+    def put(
+        self,
+        *,
+        article_id: str,
+        url: str,
+        source: str,
+        version: int,
+        first_seen: str,
+        content_hash: str,
+        body_hash: str | None,
+        columns: list[str],
+    ) -> None:
+        self.db.execute(
+            "INSERT INTO articles (id, url, source, version, first_seen, content_hash, "
+            "body_hash, columns) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET url = excluded.url, version = excluded.version, "
+            "content_hash = excluded.content_hash, body_hash = excluded.body_hash, "
+            "columns = excluded.columns",
+            (article_id, url, source, version, first_seen, content_hash, body_hash,
+             json.dumps(columns, ensure_ascii=False)),
+        )  # fmt: skip
+
+    def add_columns(self, article_id: str, columns: list[str]) -> None:
+        known = self.get(article_id)
+        if known is None:
+            return
+        merged = known.columns + [column for column in columns if column not in known.columns]
+        if merged != known.columns:
+            self.db.execute(
+                "UPDATE articles SET columns = ? WHERE id = ?",
+                (json.dumps(merged, ensure_ascii=False), article_id),
+            )
+
+    def set_validators(self, article_id: str, etag: str | None, last_modified: str | None) -> None:
+        self.db.execute(
+            "UPDATE articles SET etag = ?, last_modified = ? WHERE id = ?",
+            (etag, last_modified, article_id),
+        )
+
+    def add_alias(self, alias_id: str, url: str, article_id: str) -> None:
+        self.db.execute(
+            "INSERT OR IGNORE INTO aliases (id, url, article_id) VALUES (?, ?, ?)",
+            (alias_id, url, article_id),
+        )
+
+
+def _known(row: tuple[object, ...]) -> KnownArticle:
+    return KnownArticle(
+        id=str(row[0]),
+        url=str(row[1]),
+        source=str(row[2]),
+        version=int(str(row[3])),
+        first_seen=str(row[4]),
+        content_hash=str(row[5]),
+        columns=list(json.loads(str(row[6]))),
+        etag=None if row[7] is None else str(row[7]),
+        last_modified=None if row[8] is None else str(row[8]),
+    )

@@ -1,0 +1,227 @@
+"""The data directory: feed, state and lock, kept consistent with each other.
+
+A record becomes part of the feed in three steps: its line is appended (one write), the feed is
+fsynced at the end of a batch, and only then is the state committed with the new feed size. On
+open, a torn last line is cut and lines past the committed size are replayed into the state, so
+a crash at any instant neither loses an article nor lets it be written twice.
+"""
+
+from __future__ import annotations
+
+import enum
+import fcntl
+import hashlib
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from crawler.blocks import normalize_space
+from crawler.feed import FeedWriter, cut_torn_tail, iter_lines_from
+from crawler.items import utc_now
+from crawler.state import KnownArticle, State
+
+logger = logging.getLogger(__name__)
+
+FEED_FILE = "articles.jsonl"
+STATE_FILE = "state.sqlite3"
+LOCK_FILE = ".lock"
+# Bodies shorter than this (empty pages, "详见附件") say too little to call two pages the same.
+MIN_DEDUP_BODY = 40
+
+
+class StoreError(RuntimeError):
+    """The data directory cannot be used; the message is one line for the user."""
+
+
+class Outcome(enum.Enum):
+    NEW = "new"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+    DUPLICATE_CONTENT = "duplicate_content"
+    DUPLICATE_URL = "duplicate_url"
+
+
+def content_hash(record: Mapping[str, Any]) -> str:
+    """What an edit changes: the title or the text."""
+    text = f"{record.get('title') or ''}\n{normalize_space(record.get('text'))}"
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+def body_hash(record: Mapping[str, Any]) -> str | None:
+    """What makes two URLs one story: the same body, whitespace aside."""
+    body = normalize_space(record.get("text"))
+    if len(body) < MIN_DEDUP_BODY:
+        return None
+    return hashlib.sha1(body.encode("utf-8")).hexdigest()
+
+
+class Store:
+    def __init__(self, data_dir: Path, batch_size: int = 20) -> None:
+        self.data_dir = data_dir
+        self.batch_size = batch_size
+        self.pending = 0
+        self.validators: dict[str, tuple[str | None, str | None]] = {}
+        self.lock_fd = _lock(data_dir)
+        try:
+            self.state = State(data_dir / STATE_FILE)
+            cut_torn_tail(data_dir / FEED_FILE)
+            self.feed = FeedWriter(data_dir / FEED_FILE)
+            self._recover()
+        except BaseException:
+            os.close(self.lock_fd)
+            raise
+
+    @property
+    def feed_path(self) -> Path:
+        return self.data_dir / FEED_FILE
+
+    def close(self) -> None:
+        self.flush()
+        self.feed.close()
+        self.state.close()
+        os.close(self.lock_fd)
+
+    def flush(self) -> None:
+        """Make the appended lines durable, then commit the state that matches them."""
+        self.feed.sync()
+        self.state.commit(self.feed.size)
+        self.pending = 0
+
+    # -- what the spider asks --------------------------------------------------------------------
+
+    def is_known(self, article_id: str) -> bool:
+        return self.state.is_known(article_id)
+
+    def recheck_candidates(self, first_seen_after: str) -> list[KnownArticle]:
+        return self.state.first_seen_since(first_seen_after)
+
+    def add_columns(self, article_id: str, columns: list[str]) -> None:
+        self.state.add_columns(self.state.alias_target(article_id) or article_id, columns)
+
+    def note_validators(self, article_id: str, etag: str | None, last_modified: str | None) -> None:
+        """Remember the HTTP validators of a fetched page, for the next conditional request."""
+        if self.state.get(article_id) is None:
+            self.validators[article_id] = (etag, last_modified)
+        else:
+            self.state.set_validators(article_id, etag, last_modified)
+
+    # -- records ---------------------------------------------------------------------------------
+
+    def add(self, record: Mapping[str, Any]) -> tuple[Outcome, dict[str, Any] | None]:
+        """File one crawled record; return what it was and the feed line written, if any."""
+        article_id = str(record["id"])
+        columns = list(record.get("columns") or [])
+        if self.state.alias_target(article_id):
+            return Outcome.DUPLICATE_URL, None
+        known = self.state.get(article_id)
+        if known is not None:
+            self.state.add_columns(article_id, columns)
+            if known.content_hash == content_hash(record):
+                return Outcome.UNCHANGED, None
+            merged = known.columns + [column for column in columns if column not in known.columns]
+            line = _feed_line(record, known.version + 1, known.first_seen, utc_now(), merged)
+            self._write(line)
+            return Outcome.UPDATED, line
+        body = body_hash(record)
+        owner = self.state.owner_of_body(body) if body else None
+        if owner:
+            self.state.add_alias(article_id, str(record["url"]), owner)
+            self.state.add_columns(owner, columns)
+            return Outcome.DUPLICATE_CONTENT, None
+        line = _feed_line(record, 1, str(record["crawled_at"]), None, columns)
+        self._write(line)
+        return Outcome.NEW, line
+
+    def _write(self, line: dict[str, Any]) -> None:
+        self.feed.append(line)
+        self._remember(line)
+        etag, last_modified = self.validators.pop(line["id"], (None, None))
+        if etag or last_modified:
+            self.state.set_validators(line["id"], etag, last_modified)
+        self.pending += 1
+        if self.pending >= self.batch_size:
+            self.flush()
+
+    def _remember(self, line: Mapping[str, Any]) -> None:
+        self.state.put(
+            article_id=str(line["id"]),
+            url=str(line["url"]),
+            source=str(line["source"]),
+            version=int(line["version"]),
+            first_seen=str(line["first_seen"]),
+            content_hash=content_hash(line),
+            body_hash=body_hash(line),
+            columns=list(line.get("columns") or []),
+        )
+
+    def _recover(self) -> None:
+        """Replay feed lines that were written but not yet committed to the state."""
+        offset = self.state.feed_offset
+        if offset > self.feed.size:
+            logger.warning(
+                "%s is shorter than the state remembers (%d < %d bytes): was it replaced?",
+                self.feed_path,
+                self.feed.size,
+                offset,
+            )
+            offset = 0
+        replayed = 0
+        for _end, line in iter_lines_from(self.feed_path, offset):
+            known = self.state.get(str(line.get("id")))
+            if known is None or known.version < int(line.get("version", 1)):
+                self._remember(line)
+                replayed += 1
+        if replayed:
+            logger.warning(
+                "Recovered %d feed lines the last run wrote but did not commit", replayed
+            )
+        self.flush()
+
+
+def _feed_line(
+    record: Mapping[str, Any],
+    version: int,
+    first_seen: str,
+    updated_at: str | None,
+    columns: list[str],
+) -> dict[str, Any]:
+    line = dict(record)
+    line["columns"] = columns
+    line["column"] = record.get("column") or (columns[0] if columns else None)
+    line["version"] = version
+    line["first_seen"] = first_seen
+    line["updated_at"] = updated_at
+    return line
+
+
+def check_data_dir(data_dir: Path) -> None:
+    """Raise ``StoreError`` now if a crawl could not take *data_dir* (missing, locked…)."""
+    os.close(_lock(data_dir))
+
+
+def _lock(data_dir: Path) -> int:
+    """Take the data directory's lock, or fail at once if another crawl holds it."""
+    try:
+        data_dir.mkdir(exist_ok=True)
+    except FileNotFoundError:
+        raise StoreError(f"data directory {data_dir}: its parent does not exist") from None
+    except OSError as exc:
+        raise StoreError(f"data directory {data_dir} cannot be created: {exc.strerror}") from None
+    try:
+        fd = os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise StoreError(f"data directory {data_dir} is not writable: {exc.strerror}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
+        os.close(fd)
+        raise StoreError(
+            f"another crawl (pid {holder}) is using data directory {data_dir}; "
+            "wait for it to finish or use another -s NEU_DATA_DIR"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+    return fd

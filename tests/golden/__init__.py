@@ -1,0 +1,28 @@
+"""Golden pages: stored article pages with the parser's expected output beside them."""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from crawler.parsers import parse_article
+
+GOLDEN_DIR = Path(__file__).parent
+PAGES_DIR = GOLDEN_DIR / "pages"
+
+
+def golden_pages() -> dict[str, str]:
+    """Name -> URL of every stored page."""
+    manifest = tomllib.loads((GOLDEN_DIR / "manifest.toml").read_text(encoding="utf-8"))
+    return {name: entry["url"] for name, entry in manifest.items()}
+
+
+def parse_golden(name: str, url: str) -> dict[str, Any]:
+    html = (PAGES_DIR / f"{name}.html").read_text(encoding="utf-8")
+    return dataclasses.asdict(parse_article(html, url))
+
+
+def expected_path(name: str) -> Path:
+    return PAGES_DIR / f"{name}.json"

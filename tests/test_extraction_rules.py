@@ -1,0 +1,103 @@
+"""The rules the parsers are built from: dates, labels, names, URLs, CMS detection."""
+
+from __future__ import annotations
+
+import pytest
+
+from crawler.dates import parse_date
+from crawler.labels import read_labels, split_names
+from crawler.listing import parse_list
+from crawler.parsers import detect_cms, parse_article
+from crawler.urls import article_id, canonical_url, is_document
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("更新日期: 2024-09-15", "2024-09-15"),
+        ("发布日期:[2025-03-27]", "2025-03-27"),
+        ("发表时间:2016年12月04日", "2016-12-04"),
+        ("时间:2020-02-20 浏览量:", "2020-02-20"),
+        ("2023年4月7日 10:30", "2023-04-07T10:30:00+08:00"),
+        ("Update:  2018-05-12", "2018-05-12"),
+        ("March 16, 2018", "2018-03-16"),
+        ("2023年04月07日", "2023-04-07"),
+        ("2023-02-30", None),
+        ("第12期", None),
+        ("", None),
+    ],
+)
+def test_dates_are_read_never_guessed(text: str, expected: str | None) -> None:
+    assert parse_date(text) == expected
+
+
+def test_labels_that_run_together_are_split_by_label() -> None:
+    values = read_labels(["Written By: Edited By:Lei Chang, Yuhui WangResource: 新闻网"])
+    assert values == {"editors": "Lei Chang, Yuhui Wang", "origin": "新闻网"}
+    values = read_labels(["作者: 编辑:Lei Chang, Yuhui Wang来源:NEU更新日期:2021-05-14浏览次数:10"])
+    assert values == {
+        "editors": "Lei Chang, Yuhui Wang",
+        "origin": "NEU",
+        "published": "2021-05-14",
+    }
+
+
+@pytest.mark.parametrize("value", ["张蕾,白一含", "张蕾、白一含", "张蕾，白一含", "张蕾; 白一含"])
+def test_names_split_on_every_separator(value: str) -> None:
+    assert split_names(value) == ["张蕾", "白一含"]
+
+
+def test_url_variants_share_one_id() -> None:
+    variants = [
+        "http://neunews.neu.edu.cn/info/1002/418151.htm",
+        "https://neunews.neu.edu.cn/info/1002/418151.htm",
+        "https://NEUNEWS.neu.edu.cn:443/info/1002/../1002/418151.htm#top",
+        "https://neunews.neu.edu.cn/info/1002/418151.htm?utm_source=wechat",
+    ]
+    assert len({article_id(url) for url in variants}) == 1
+    assert canonical_url(variants[2]) == "https://neunews.neu.edu.cn/info/1002/418151.htm"
+
+
+def test_documents_are_recognised() -> None:
+    assert is_document("https://x.neu.edu.cn/_upload/files/a.PDF")
+    assert is_document("https://x.neu.edu.cn/system/_content/download.jsp?wbfileid=1")
+    assert not is_document("https://x.neu.edu.cn/info/1002/1.htm")
+
+
+def test_cms_detection() -> None:
+    assert detect_cms("<!--Announced by Visual SiteBuilder 9--><div class=v_news_content>") == "vsb"
+    assert detect_cms('<div class="wp_articlecontent"></div><ul class="wp_paging">') == "webplus"
+    assert detect_cms("<html><body>plain</body></html>") is None
+
+
+def test_sidebar_dates_and_body_dates_are_never_taken() -> None:
+    html = """<html><head><title>校园新闻-东北大学</title></head><body>
+    <ul><li><a href="/info/1/2.htm">旧闻</a><span>2021-01-01</span></li></ul>
+    <form name="_newscontent_fromname"><h1>校园新闻</h1>
+    <div id="vsb_content"><div class="v_news_content"><p>2023年04月07日，学校举行活动。</p></div></div>
+    </form></body></html>"""
+    parsed = parse_article(html, "https://neunews.neu.edu.cn/info/1002/9.htm")
+    assert parsed.title == "校园新闻"
+    assert parsed.published is None
+
+
+def test_vsb_list_counting_down_and_sidebar_excluded() -> None:
+    html = """<html><head><title>东大要闻-东北大学新闻网</title></head><body>
+    <div class="side"><ul><li><a href="info/1003/7.htm">侧栏新闻</a><span>2024-01-01</span></li></ul></div>
+    <div class="list"><ul>
+      <li><a href="info/1002/2.htm" title="完整的标题二">完整的...</a><span>2024-02-02</span></li>
+      <li><a href="info/1002/1.htm">标题一</a><span>2024-02-01</span></li>
+    </ul>
+    <div class="pb_sys_common pb_sys_normal pb_sys_style1"><span class="p_pages">
+      <span class="p_no_d">1</span><span class="p_no"><a href="ddyw/9.htm">2</a></span>
+      <span class="p_next p_fun"><a href="ddyw/9.htm">下页</a></span>
+      <span class="p_last p_fun"><a href="ddyw/1.htm">尾页</a></span></span></div></div>
+    </body></html>"""
+    page = parse_list(html, "https://neunews.neu.edu.cn/ddyw.htm")
+    assert [article.url for article in page.articles] == [
+        "https://neunews.neu.edu.cn/info/1002/2.htm",
+        "https://neunews.neu.edu.cn/info/1002/1.htm",
+    ]
+    assert page.articles[0].title == "完整的标题二"
+    assert page.next_url == "https://neunews.neu.edu.cn/ddyw/9.htm"
+    assert page.title == "东大要闻"
