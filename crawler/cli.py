@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import Any, BinaryIO, cast
 
 from crawler.reader import follow_feed, iter_feed
 
@@ -81,7 +81,9 @@ def iso_date(value: str) -> date:
             return date.fromisoformat(value)
     except ValueError:
         pass
-    raise argparse.ArgumentTypeError(f"invalid date {value!r}: expected YYYY-MM-DD, e.g. 2023-04-07")
+    raise argparse.ArgumentTypeError(
+        f"invalid date {value!r}: expected YYYY-MM-DD, e.g. 2023-04-07"
+    )
 
 
 def positive_int(value: str) -> int:
@@ -139,9 +141,9 @@ def run_export(options: argparse.Namespace) -> int:
     if not feed_path.is_file():
         return _missing_feed(feed_path)
     records = iter_feed(feed_path, latest=True, state_path=state_path)
-    out: IO[bytes] | Path = options.output if options.output is not None else sys.stdout.buffer
+    out: BinaryIO | Path = options.output if options.output is not None else sys.stdout.buffer
     try:
-        write_syndication(records, cast(Any, out), fmt=options.fmt, limit=options.limit)
+        write_syndication(records, out, fmt=options.fmt, limit=options.limit)
     except BrokenPipeError:
         return _reader_gone()
     except OSError as exc:

@@ -112,9 +112,8 @@ def render(entries: list[Record], *, fmt: Format, title: str, link: str) -> byte
         updated.append(_add_entry(fg, record, fmt))
     # The newest entry's time rather than now, so an unchanged feed renders the same bytes.
     fg.updated(max(updated) if updated else datetime.now(UTC))
-    if fmt == "rss":
-        return bytes(fg.rss_str(pretty=True))
-    return bytes(fg.atom_str(pretty=True))
+    document = bytes(fg.rss_str(pretty=True) if fmt == "rss" else fg.atom_str(pretty=True))
+    return document if document.endswith(b"\n") else document + b"\n"
 
 
 def article_time(record: Record) -> datetime | None:

@@ -88,7 +88,7 @@ def follow_feed(
 
 def parse_line(line: bytes, offset: int, path: Path | None = None) -> Record | None:
     """The JSON object on one feed line, or None (logged) if the line is not one."""
-    if not line.strip():
+    if line.isspace():
         return None
     try:
         value = json.loads(line.decode("utf-8"))
