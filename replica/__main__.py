@@ -1,0 +1,59 @@
+"""``python -m replica serve …``: serve the replica until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+import types
+from collections.abc import Sequence
+
+from replica.model import build_replica
+from replica.server import ReplicaServer
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m replica", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve the replica sites on free ports of 127.0.0.1")
+    serve.add_argument("--seed", type=int, default=0)
+    serve.add_argument("--articles-per-column", type=int, default=25)
+    serve.add_argument("--page-size", type=int, default=10)
+    serve.add_argument("--theme", default="default", help="'default' or 'variant-<n>'")
+    serve.add_argument("--sources-out", help="write a crawler sources file (TOML) here")
+    serve.add_argument("--home", action="store_true", help="sources start at each site's home page")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        replica = build_replica(
+            seed=args.seed,
+            articles_per_column=args.articles_per_column,
+            page_size=args.page_size,
+            theme=args.theme,
+        )
+    except ValueError as exc:
+        print(f"replica: {exc}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: types.FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    with ReplicaServer(replica) as server:
+        if args.sources_out:
+            replica.write_sources(args.sources_out, server, home=args.home)
+        for site in server.sites:
+            print(site, server.base_url(site), flush=True)
+        while not stop.wait(0.5):
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
