@@ -58,8 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--follow", action="store_true", help="keep printing new articles as they land (Ctrl-C)"
     )
 
-    export = commands.add_parser("export", help="write an Atom or RSS document of the newest")
-    export.add_argument("--format", required=True, choices=("atom", "rss"), dest="fmt")
+    export = commands.add_parser(
+        "export", help="write an Atom or RSS document of the newest articles"
+    )
+    export.add_argument(
+        "--format", required=True, choices=("atom", "rss"), dest="fmt", help="document type"
+    )
     _add_data_dir(export)
     export.add_argument(
         "--limit", type=positive_int, default=50, metavar="N", help="entries (default 50)"
