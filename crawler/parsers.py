@@ -15,6 +15,7 @@ from typing import ClassVar
 from urllib.parse import unquote, urlsplit
 
 import trafilatura
+from lxml import etree
 from lxml import html as lxml_html
 from trafilatura.settings import use_config
 
@@ -229,8 +230,12 @@ class ArticleParser:
                 self.tree, config=TRAFILATURA_CONFIG, include_comments=False, include_tables=True
             )
         else:
+            body = copy.deepcopy(self.container)
+            # Inside the container links are content ("报名表.docx"), not navigation: keep them
+            # from trafilatura's link-density filter by keeping only their text.
+            etree.strip_tags(body, "a")
             extracted = trafilatura.extract(
-                copy.deepcopy(self.container),
+                body,
                 config=TRAFILATURA_CONFIG,
                 favor_recall=True,
                 include_comments=False,
@@ -248,11 +253,14 @@ class ArticleParser:
             return []
         urls: list[str] = []
         for image in self.container.iter("img"):
-            source = next(
-                (image.get(name) for name in selectors.IMAGE_SOURCE_ATTRIBUTES if image.get(name)),
+            url = next(
+                (
+                    link
+                    for name in selectors.IMAGE_SOURCE_ATTRIBUTES
+                    if (link := absolute_link(self.url, image.get(name)))
+                ),
                 None,
             )
-            url = absolute_link(self.url, source)
             if url and url not in urls:
                 urls.append(url)
         return urls

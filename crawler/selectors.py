@@ -38,7 +38,8 @@ VSB_ARTICLE_FORM = "ancestor::form[@name='_newscontent_fromname']"
 # Fallback container when the class is missing: VSB's body holder id has per-template suffixes.
 VSB_CONTENT_ID = "//div[starts-with(@id, 'vsb_content')]"
 
-IMAGE_SOURCE_ATTRIBUTES = ("orisrc", "original-src", "data-original", "data-src", "src")
+# The image as the page shows it; the others stand in when src is a placeholder (data: URI).
+IMAGE_SOURCE_ATTRIBUTES = ("src", "orisrc", "original-src", "data-original", "data-src")
 PDF_PLAYER_ATTRIBUTE = "pdfsrc"
 
 # Elements whose text never belongs to an article's title or meta line.

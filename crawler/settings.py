@@ -31,6 +31,9 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.RetryBackoffMiddleware": 560,
 }
 
+EXTENSIONS = {
+    "crawler.extensions.StatsFile": 500,
+}
 ITEM_PIPELINES = {
     "crawler.pipelines.FeedPipeline": 500,
 }
@@ -45,6 +48,8 @@ NEU_SOURCES_FILE = ""
 # Pause before the n-th retry of a request: base * 2**(n-1) seconds, capped.
 NEU_RETRY_BACKOFF_BASE = 2.0
 NEU_RETRY_BACKOFF_MAX = 60.0
+# When set, the run's stats are written there as JSON at the end (the scheduler reads them).
+NEU_STATS_FILE = ""
 # Upper bound on list pages walked per column in one run, whatever the pager says.
 NEU_MAX_LIST_PAGES = 1000
 # Data directory holding articles.jsonl, state.sqlite3 and the run lock; created if its parent

@@ -9,7 +9,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Self
 
 import scrapy
+from scrapy import signals
 from scrapy.crawler import Crawler
+from scrapy.exceptions import DontCloseSpider
 from scrapy.http import Response, TextResponse
 
 from crawler.config import crawl_config
@@ -24,13 +26,14 @@ from crawler.urls import article_id
 
 logger = logging.getLogger(__name__)
 
-# List pages before articles: every column's listing is known before its articles are fetched,
-# so an article listed in two columns is fetched once, knowing both.
-LIST_PRIORITY = 10
-ARTICLE_PRIORITY = 0
-
 
 class NeuNewsSpider(scrapy.Spider):
+    """Crawls in two phases: every list page first, then the articles they listed.
+
+    Only when all lists are read is an article's set of columns known, so an article listed in
+    two columns becomes one record naming both, whatever order the pages arrive in.
+    """
+
     name = "neu_news"
 
     def __init__(self, mode: str | None = None, sources: str | None = None, **kwargs: Any):
@@ -46,6 +49,8 @@ class NeuNewsSpider(scrapy.Spider):
         self.store: Store | None = None
         # id -> labels of the columns listing it, in the order they were seen.
         self.columns_of: dict[str, list[str]] = {}
+        # Article requests held back until the list phase is over.
+        self.article_requests: list[scrapy.Request] = []
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
@@ -57,6 +62,7 @@ class NeuNewsSpider(scrapy.Spider):
         spider.max_list_pages = crawler.settings.getint("NEU_MAX_LIST_PAGES")
         spider.lookback_pages = crawler.settings.getint("NEU_LOOKBACK_PAGES")
         spider.recheck_days = crawler.settings.getfloat("NEU_RECHECK_DAYS")
+        crawler.signals.connect(spider.start_article_phase, signal=signals.spider_idle)
         return spider
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
@@ -75,10 +81,19 @@ class NeuNewsSpider(scrapy.Spider):
                     url,
                     callback=callback,
                     cb_kwargs={"source": source, "column": source.column},
-                    priority=LIST_PRIORITY,
                 )
-        for request in self._recheck_requests():
-            yield request
+        self.article_requests.extend(self._recheck_requests())
+
+    def start_article_phase(self) -> None:
+        """When no list page is left to read, fetch the articles they listed."""
+        if not self.article_requests:
+            return
+        requests, self.article_requests = self.article_requests, []
+        logger.info("List pages done; fetching %d articles", len(requests))
+        assert self.crawler.engine is not None
+        for request in requests:
+            self.crawler.engine.crawl(request)
+        raise DontCloseSpider
 
     # -- callbacks -------------------------------------------------------------------------------
 
@@ -92,7 +107,6 @@ class NeuNewsSpider(scrapy.Spider):
                     link.url,
                     callback=self.parse_candidate_list,
                     cb_kwargs={"source": source, "column": source.column or link.label},
-                    priority=LIST_PRIORITY,
                 )
 
     def parse_candidate_list(
@@ -190,11 +204,12 @@ class NeuNewsSpider(scrapy.Spider):
             if not first_sight:
                 self._count(source, "skipped/listed_again")
                 continue
-            yield scrapy.Request(
-                listed.url,
-                callback=self.parse_article_page,
-                cb_kwargs={"source": source, "article": article},
-                priority=ARTICLE_PRIORITY,
+            self.article_requests.append(
+                scrapy.Request(
+                    listed.url,
+                    callback=self.parse_article_page,
+                    cb_kwargs={"source": source, "article": article},
+                )
             )
         # Pages after the first all-known one are older still: only lookback pages remain.
         lookback = lookback if known < len(page.articles) else lookback - 1
@@ -208,7 +223,6 @@ class NeuNewsSpider(scrapy.Spider):
                     "page_number": page_number + 1,
                     "lookback": lookback,
                 },
-                priority=LIST_PRIORITY,
             )
 
     def _wants_next_page(self, source: Source, page_number: int, lookback: int) -> bool:
@@ -241,7 +255,6 @@ class NeuNewsSpider(scrapy.Spider):
                 cb_kwargs={"source": source, "article": known.id},
                 headers=headers,
                 meta={"handle_httpstatus_list": [304]},
-                priority=ARTICLE_PRIORITY,
                 dont_filter=True,
             )
 

@@ -1,0 +1,43 @@
+"""Extensions: the crawl's stats written to a JSON file, for the scheduler and for tests."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Self
+
+from scrapy import signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
+
+logger = logging.getLogger(__name__)
+
+
+class StatsFile:
+    """Write every stat of the run to ``NEU_STATS_FILE`` when the spider closes.
+
+    An exit code of 0 says little about a crawl; the scheduler reads these figures instead.
+    """
+
+    def __init__(self, crawler: Crawler, path: Path) -> None:
+        self.crawler = crawler
+        self.path = path
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        path = crawler.settings.get("NEU_STATS_FILE")
+        if not path:
+            raise NotConfigured("NEU_STATS_FILE is not set")
+        extension = cls(crawler, Path(path))
+        crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
+        return extension
+
+    def spider_closed(self, reason: str) -> None:
+        assert self.crawler.stats is not None
+        stats = dict(self.crawler.stats.get_stats())
+        stats["finish_reason"] = reason
+        partial = self.path.with_name(self.path.name + ".part")
+        partial.write_text(json.dumps(stats, default=str, indent=1, sort_keys=True) + "\n")
+        partial.replace(self.path)
+        logger.info("Wrote crawl stats to %s", self.path)
