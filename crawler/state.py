@@ -137,9 +137,17 @@ class State:
             "ON CONFLICT (id) DO UPDATE SET url = excluded.url, version = excluded.version, "
             "content_hash = excluded.content_hash, body_hash = excluded.body_hash, "
             "columns = excluded.columns",
-            (article_id, url, source, version, first_seen, content_hash, body_hash,
-             json.dumps(columns, ensure_ascii=False)),
-        )  # fmt: skip
+            (
+                article_id,
+                url,
+                source,
+                version,
+                first_seen,
+                content_hash,
+                body_hash,
+                json.dumps(columns, ensure_ascii=False),
+            ),
+        )
 
     def add_columns(self, article_id: str, columns: list[str]) -> None:
         known = self.get(article_id)

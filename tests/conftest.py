@@ -80,7 +80,11 @@ def run_crawl(
         out_dir / "stats.json",
         out_dir / "crawl.log",
     )
-    items = [json.loads(line) for line in items_path.read_text().splitlines()] if items_path.exists() else []
+    items = (
+        [json.loads(line) for line in items_path.read_text().splitlines()]
+        if items_path.exists()
+        else []
+    )
     return CrawlResult(
         returncode=completed.returncode,
         items=items,
@@ -102,9 +106,7 @@ def _validator(schema_name: str) -> jsonschema.protocols.Validator:
     )
     schema = registry_schemas[schema_name]
     validator_class = jsonschema.validators.validator_for(schema)
-    return validator_class(
-        schema, registry=registry, format_checker=validator_class.FORMAT_CHECKER
-    )
+    return validator_class(schema, registry=registry, format_checker=validator_class.FORMAT_CHECKER)
 
 
 def assert_valid_record(record: dict[str, Any]) -> None:

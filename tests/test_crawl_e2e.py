@@ -10,8 +10,18 @@ import pytest
 from replica import ReplicaServer, build_replica
 from tests.conftest import assert_valid_record, run_crawl
 
-FIELDS = ("title", "published", "authors", "editors", "origin", "language", "text", "images",
-          "attachments", "site")  # fmt: skip
+FIELDS = (
+    "title",
+    "published",
+    "authors",
+    "editors",
+    "origin",
+    "language",
+    "text",
+    "images",
+    "attachments",
+    "site",
+)
 
 
 def check_records(items: list[dict[str, Any]], expected: dict[str, dict[str, Any]]) -> None:
@@ -57,7 +67,11 @@ def test_home_pages_discover_columns_and_never_leave_the_sites(tmp_path: Path) -
     assert result.returncode == 0, result.stderr
     assert {item["url"] for item in result.items} == set(expected)
     assert not any(path.startswith("/private/") for path in paths), "robots.txt ignored"
-    documents = [path for path in paths if path.split("?")[0].rsplit(".", 1)[-1] in {"pdf", "docx", "xlsx", "jpg"}]
+    documents = [
+        path
+        for path in paths
+        if path.split("?")[0].rsplit(".", 1)[-1] in {"pdf", "docx", "xlsx", "jpg"}
+    ]
     assert documents == []
     assert not any("download.jsp" in path for path in paths)
     assert result.stat("neu/skipped/not_a_list") >= 1  # the about page
@@ -67,12 +81,20 @@ def test_sources_argument_limits_the_run(
     tmp_path: Path, replica: Any, server: ReplicaServer, sources_file: Path
 ) -> None:
     result = run_crawl(
-        sources_file, tmp_path / "data", tmp_path / "out", "-a", "mode=backfill",
-        "-a", "sources=english-focus",
-    )  # fmt: skip
+        sources_file,
+        tmp_path / "data",
+        tmp_path / "out",
+        "-a",
+        "mode=backfill",
+        "-a",
+        "sources=english-focus",
+    )
     assert result.returncode == 0, result.stderr
-    focus = {url for url, record in replica.expected_records(server).items()
-             if "Focus" in record["columns"]}  # fmt: skip
+    focus = {
+        url
+        for url, record in replica.expected_records(server).items()
+        if "Focus" in record["columns"]
+    }
     assert {item["url"] for item in result.items} == focus
     assert {item["source"] for item in result.items} == {"english-focus"}
 
@@ -81,10 +103,22 @@ def test_sources_argument_limits_the_run(
     ("content", "message"),
     [
         ('[[sources]]\nname = "a"\nlanguage = "zh"\n', "source 'a': missing key 'start_urls'"),
-        ('[[sources]]\nname = "a"\nstart_urls = ["ftp://x/"]\nlanguage = "zh"\n', "key 'start_urls'"),
-        ('[[sources]]\nname = "a"\nstart_urls = ["http://127.0.0.1:1/"]\nlanguage = "fr"\n', "key 'language'"),
-        ('[[sources]]\nname = "a"\nstart_urls = ["http://127.0.0.1:1/"]\nlanguage = "zh"\ncolour = 1\n', "unknown key 'colour'"),
-        ('[[sources]]\nname = "a"\nstart_urls = ["http://127.0.0.1:1/"]\nlanguage = "zh"\n' * 2, "source 'a': duplicate name"),
+        (
+            '[[sources]]\nname = "a"\nstart_urls = ["ftp://x/"]\nlanguage = "zh"\n',
+            "key 'start_urls'",
+        ),
+        (
+            '[[sources]]\nname = "a"\nstart_urls = ["http://127.0.0.1:1/"]\nlanguage = "fr"\n',
+            "key 'language'",
+        ),
+        (
+            '[[sources]]\nname = "a"\nstart_urls = ["http://127.0.0.1:1/"]\nlanguage = "zh"\ncolour = 1\n',
+            "unknown key 'colour'",
+        ),
+        (
+            '[[sources]]\nname = "a"\nstart_urls = ["http://127.0.0.1:1/"]\nlanguage = "zh"\n' * 2,
+            "source 'a': duplicate name",
+        ),
         ("[[sources]\n", "not valid TOML"),
     ],
 )

@@ -159,8 +159,11 @@ class NeuNewsSpider(scrapy.Spider):
         parsed = parse_article(response.text, response.url, cms=source.cms)
         if not parsed.container_found:
             self._count(source, "extract/fallback_whole_page")
-        for name, value in (("title", parsed.title), ("published", parsed.published),
-                            ("text", parsed.text)):  # fmt: skip
+        for name, value in (
+            ("title", parsed.title),
+            ("published", parsed.published),
+            ("text", parsed.text),
+        ):
             if not value:
                 self._count(source, f"missing/{name}")
                 logger.info("No %s found on %s", name, response.url)
