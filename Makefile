@@ -23,10 +23,14 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
+# The fast suite; slow soaks are marked and run by `make soak` (CI runs both via `make test`).
 unit: install
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2
 
-test: lint typecheck unit
+soak: install
+	$(BIN)/pytest -m soak
+
+test: lint typecheck unit soak
 
 golden: install
 	$(BIN)/python -m tests.golden
