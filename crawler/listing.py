@@ -14,6 +14,7 @@ from lxml import html as lxml_html
 
 from crawler import selectors
 from crawler.blocks import normalize_space
+from crawler.pages import load_html
 from crawler.urls import absolute_link, canonical_url, is_document
 
 
@@ -50,9 +51,11 @@ def is_home_url(url: str) -> bool:
     return urlsplit(url).path.lower() in selectors.HOME_PATHS
 
 
-def parse_list(html: str, url: str) -> ListPage:
+def parse_list(html: str, url: str) -> ListPage | None:
     """The articles listed in the page's main list, in order, and the pager's next page."""
-    tree = lxml_html.document_fromstring(html)
+    tree = load_html(html)
+    if tree is None:
+        return None
     pager = _find_pager(tree)
     groups: dict[lxml_html.HtmlElement, list[tuple[lxml_html.HtmlElement, str]]] = defaultdict(list)
     for anchor in tree.iter("a"):
@@ -80,7 +83,9 @@ def parse_list(html: str, url: str) -> ListPage:
 
 def find_column_links(html: str, url: str) -> list[ColumnLink]:
     """Same-site links of a home page that may be column list pages (to be fetched and checked)."""
-    tree = lxml_html.document_fromstring(html)
+    tree = load_html(html)
+    if tree is None:
+        return []
     home = canonical_url(url)
     found: dict[str, ColumnLink] = {}
     for anchor in tree.iter("a"):

@@ -23,6 +23,7 @@ from crawler import selectors
 from crawler.blocks import Block, normalize_space, page_blocks
 from crawler.dates import parse_date
 from crawler.labels import has_label, read_labels, split_names
+from crawler.pages import load_html
 from crawler.urls import absolute_link, is_document
 
 # How many blocks around the content container may hold the meta line.
@@ -72,11 +73,14 @@ def detect_cms(html: str) -> str | None:
     return best if scores[best] else None
 
 
-def parse_article(html: str, url: str, cms: str | None = None) -> ParsedArticle:
-    """Parse an article page with the newest parser of its CMS family."""
+def parse_article(html: str, url: str, cms: str | None = None) -> ParsedArticle | None:
+    """Parse an article page with the newest parser of its CMS family; None if it is no HTML."""
+    tree = load_html(html)
+    if tree is None:
+        return None
     family = detect_cms(html) or cms
     parser_class = PARSERS[family][-1] if family in PARSERS else ArticleParser
-    return parser_class(html, url).parse()
+    return parser_class(tree, url).parse()
 
 
 class ArticleParser:
@@ -91,9 +95,9 @@ class ArticleParser:
         selectors.VSB_CONTENT_ID,
     )
 
-    def __init__(self, html: str, url: str) -> None:
+    def __init__(self, tree: lxml_html.HtmlElement, url: str) -> None:
         self.url = url
-        self.tree = lxml_html.document_fromstring(html)
+        self.tree = tree
 
     def parse(self) -> ParsedArticle:
         return ParsedArticle(

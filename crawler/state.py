@@ -32,6 +32,9 @@ CREATE TABLE IF NOT EXISTS aliases (
     url TEXT NOT NULL,
     article_id TEXT NOT NULL
 );
+-- Whether the last walk through a column's list pages finished; one that did not (a page or
+-- an article failed) is walked in full next time, so nothing behind the failure is skipped.
+CREATE TABLE IF NOT EXISTS walks (key TEXT PRIMARY KEY, complete INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
@@ -114,6 +117,10 @@ class State:
         ).fetchall()
         return [_known(row) for row in rows]
 
+    def walk_complete(self, key: str) -> bool:
+        row = self.db.execute("SELECT complete FROM walks WHERE key = ?", (key,)).fetchone()
+        return bool(row and row[0])
+
     def count(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM articles").fetchone()[0])
 
@@ -164,6 +171,13 @@ class State:
         self.db.execute(
             "UPDATE articles SET etag = ?, last_modified = ? WHERE id = ?",
             (etag, last_modified, article_id),
+        )
+
+    def set_walk_complete(self, key: str, complete: bool) -> None:
+        self.db.execute(
+            "INSERT INTO walks (key, complete) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET complete = excluded.complete",
+            (key, int(complete)),
         )
 
     def add_alias(self, alias_id: str, url: str, article_id: str) -> None:

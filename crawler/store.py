@@ -97,6 +97,12 @@ class Store:
     def recheck_candidates(self, first_seen_after: str) -> list[KnownArticle]:
         return self.state.first_seen_since(first_seen_after)
 
+    def walk_complete(self, key: str) -> bool:
+        return self.state.walk_complete(key)
+
+    def set_walk_complete(self, key: str, complete: bool) -> None:
+        self.state.set_walk_complete(key, complete)
+
     def add_columns(self, article_id: str, columns: list[str]) -> None:
         self.state.add_columns(self.state.alias_target(article_id) or article_id, columns)
 

@@ -77,6 +77,7 @@ def test_sidebar_dates_and_body_dates_are_never_taken() -> None:
     <div id="vsb_content"><div class="v_news_content"><p>2023年04月07日，学校举行活动。</p></div></div>
     </form></body></html>"""
     parsed = parse_article(html, "https://neunews.neu.edu.cn/info/1002/9.htm")
+    assert parsed is not None
     assert parsed.title == "校园新闻"
     assert parsed.published is None
 
@@ -94,6 +95,7 @@ def test_vsb_list_counting_down_and_sidebar_excluded() -> None:
       <span class="p_last p_fun"><a href="ddyw/1.htm">尾页</a></span></span></div></div>
     </body></html>"""
     page = parse_list(html, "https://neunews.neu.edu.cn/ddyw.htm")
+    assert page is not None
     assert [article.url for article in page.articles] == [
         "https://neunews.neu.edu.cn/info/1002/2.htm",
         "https://neunews.neu.edu.cn/info/1002/1.htm",

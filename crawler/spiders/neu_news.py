@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Self
 
@@ -13,18 +14,39 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DontCloseSpider
 from scrapy.http import Response, TextResponse
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.python.failure import Failure
 
 from crawler.config import crawl_config
 from crawler.items import ArticleRecord, build_record
 from crawler.listing import ListPage, find_column_links, is_home_url, parse_list
+from crawler.pages import decode_html
 from crawler.parsers import parse_article
 from crawler.pipelines import FeedPipeline
 from crawler.selectors import MIN_DISCOVERED_LIST_LINKS
 from crawler.sources import Source
 from crawler.store import Store
-from crawler.urls import article_id
+from crawler.urls import article_id, canonical_url
 
 logger = logging.getLogger(__name__)
+
+# Answers that say an article is not there rather than that the server is struggling: they do
+# not make the next run walk the whole column again.
+PERMANENT_STATUSES = frozenset({404, 410})
+
+
+@dataclass
+class Walk:
+    """One column's walk through its list pages in this run."""
+
+    key: str  # canonical URL of the first list page
+    source: Source
+    column: str | None
+    full: bool  # every page (backfill, or the last walk did not finish)
+    lookback: int  # list pages still allowed after the first all-known one
+    pages: int = 0
+    seen: set[str] = field(default_factory=set)
+    failed: bool = False
 
 
 class NeuNewsSpider(scrapy.Spider):
@@ -76,12 +98,15 @@ class NeuNewsSpider(scrapy.Spider):
         )
         for source in self.sources:
             for url in source.start_urls:
-                callback = self.parse_home if is_home_url(url) else self.parse_list_page
-                yield scrapy.Request(
-                    url,
-                    callback=callback,
-                    cb_kwargs={"source": source, "column": source.column},
-                )
+                if is_home_url(url):
+                    yield scrapy.Request(
+                        url,
+                        callback=self.parse_home,
+                        errback=self.home_failed,
+                        cb_kwargs={"source": source},
+                    )
+                else:
+                    yield self._list_request(url, self._new_walk(url, source, source.column))
         self.article_requests.extend(self._recheck_requests())
 
     def start_article_phase(self) -> None:
@@ -97,66 +122,57 @@ class NeuNewsSpider(scrapy.Spider):
 
     # -- callbacks -------------------------------------------------------------------------------
 
-    def parse_home(self, response: Response, source: Source, column: str | None) -> Iterator[Any]:
+    def parse_home(self, response: Response, source: Source) -> Iterator[scrapy.Request]:
         """A site's home page: every same-site link that may be a column's list page."""
-        if not self._is_html(response, source):
+        html = self._html(response, source)
+        if html is None:
             return
-        for link in find_column_links(response.text, response.url):
+        for link in find_column_links(html, response.url):
             if source.allows(link.url):
-                yield response.follow(
+                yield scrapy.Request(
                     link.url,
                     callback=self.parse_candidate_list,
-                    cb_kwargs={"source": source, "column": source.column or link.label},
+                    errback=self.home_failed,
+                    cb_kwargs={"source": source, "label": link.label},
                 )
 
     def parse_candidate_list(
-        self, response: Response, source: Source, column: str | None
-    ) -> Iterator[Any]:
+        self, response: Response, source: Source, label: str
+    ) -> Iterator[scrapy.Request]:
         """A page linked from a home page: crawled as a column if it looks like a list."""
-        if not self._is_html(response, source):
-            return
-        page = parse_list(response.text, response.url)
-        if not page.has_pager and len(page.articles) < MIN_DISCOVERED_LIST_LINKS:
+        html = self._html(response, source)
+        page = parse_list(html, response.url) if html is not None else None
+        if page is None or (not page.has_pager and len(page.articles) < MIN_DISCOVERED_LIST_LINKS):
             self._count(source, "skipped/not_a_list")
             return
         self._count(source, "columns_discovered")
-        yield from self._follow_list(
-            page, response, source, column or page.title, 1, self.lookback_pages
-        )
+        walk = self._new_walk(response.url, source, source.column or label)
+        yield from self._follow_list(page, response.url, walk)
 
-    def parse_list_page(
-        self,
-        response: Response,
-        source: Source,
-        column: str | None,
-        page_number: int = 1,
-        lookback: int | None = None,
-    ) -> Iterator[Any]:
-        if not self._is_html(response, source):
+    def parse_list_page(self, response: Response, walk: Walk) -> Iterator[scrapy.Request]:
+        html = self._html(response, walk.source)
+        page = parse_list(html, response.url) if html is not None else None
+        if page is None:
+            self._count(walk.source, "skipped/unparsable_list")
             return
-        page = parse_list(response.text, response.url)
-        yield from self._follow_list(
-            page,
-            response,
-            source,
-            column or page.title,
-            page_number,
-            self.lookback_pages if lookback is None else lookback,
-        )
+        yield from self._follow_list(page, response.url, walk)
 
     def parse_article_page(
-        self, response: Response, source: Source, article: str
+        self, response: Response, source: Source, article: str, walk: Walk | None
     ) -> Iterator[ArticleRecord]:
         if response.status == 304:
             self._count(source, "recheck/not_modified")
             return
-        if not self._is_html(response, source):
+        html = self._html(response, source)
+        parsed = parse_article(html, response.url, cms=source.cms) if html is not None else None
+        if parsed is None:
+            self._count(source, "skipped/unparsable_article")
+            logger.warning("Not an article page (empty or not HTML): %s", response.url)
             return
         if self.store is not None:
             self.store.note_validators(
                 article, _header(response, b"ETag"), _header(response, b"Last-Modified")
             )
-        parsed = parse_article(response.text, response.url, cms=source.cms)
         if not parsed.container_found:
             self._count(source, "extract/fallback_whole_page")
         for name, value in (
@@ -176,64 +192,103 @@ class NeuNewsSpider(scrapy.Spider):
             columns=self.columns_of.get(article, []),
         )
 
+    # -- errbacks: count every failure by reason; a transient one leaves the walk unfinished ----
+
+    def list_failed(self, failure: Failure) -> None:
+        walk: Walk = _failed_request(failure).cb_kwargs["walk"]
+        self._failed(failure, walk.source, walk)
+
+    def article_failed(self, failure: Failure) -> None:
+        kwargs = _failed_request(failure).cb_kwargs
+        self._failed(failure, kwargs["source"], kwargs["walk"])
+
+    def home_failed(self, failure: Failure) -> None:
+        self._failed(failure, _failed_request(failure).cb_kwargs["source"], None)
+
+    def _failed(self, failure: Failure, source: Source, walk: Walk | None) -> None:
+        error = failure.value
+        status = error.response.status if isinstance(error, HttpError) else None
+        reason = f"http_{status}" if status else type(error).__name__
+        self._count(source, f"failed/{reason}")
+        logger.warning("Failed (%s): %s", reason, _failed_request(failure).url)
+        if walk is not None and status not in PERMANENT_STATUSES:
+            walk.failed = True
+            if self.store is not None:
+                self.store.set_walk_complete(walk.key, False)
+
     # -- helpers ---------------------------------------------------------------------------------
 
-    def _follow_list(
-        self,
-        page: ListPage,
-        response: Response,
-        source: Source,
-        column: str | None,
-        page_number: int,
-        lookback: int,
-    ) -> Iterator[scrapy.Request]:
+    def _new_walk(self, url: str, source: Source, column: str | None) -> Walk:
+        key = canonical_url(url)
+        finished_before = self.store is not None and self.store.walk_complete(key)
+        return Walk(
+            key=key,
+            source=source,
+            column=column,
+            full=self.mode == "backfill" or not finished_before,
+            lookback=self.lookback_pages,
+        )
+
+    def _list_request(self, url: str, walk: Walk) -> scrapy.Request:
+        return scrapy.Request(
+            url, callback=self.parse_list_page, errback=self.list_failed, cb_kwargs={"walk": walk}
+        )
+
+    def _follow_list(self, page: ListPage, url: str, walk: Walk) -> Iterator[scrapy.Request]:
+        source = walk.source
+        walk.pages += 1
+        walk.seen.add(canonical_url(url))
+        walk.column = walk.column or page.title
         self._count(source, "list_pages")
         self._count(source, "article_links", len(page.articles))
         if not page.articles:
-            logger.warning("No article links on list page %s", response.url)
+            logger.warning("No article links on list page %s", url)
         known = 0
         for listed in page.articles:
             article = article_id(listed.url)
             columns = self.columns_of.setdefault(article, [])
             first_sight = not columns
-            if column and column not in columns:
-                columns.append(column)
+            if walk.column and walk.column not in columns:
+                columns.append(walk.column)
             if self.store is not None and self.store.is_known(article):
                 known += 1
-                if column:
-                    self.store.add_columns(article, [column])
+                if walk.column:
+                    self.store.add_columns(article, [walk.column])
                 self._count(source, "skipped/known")
-                continue
-            if not first_sight:
+            elif not first_sight:
                 self._count(source, "skipped/listed_again")
-                continue
-            self.article_requests.append(
-                scrapy.Request(
-                    listed.url,
-                    callback=self.parse_article_page,
-                    cb_kwargs={"source": source, "article": article},
+            else:
+                self.article_requests.append(
+                    scrapy.Request(
+                        listed.url,
+                        callback=self.parse_article_page,
+                        errback=self.article_failed,
+                        cb_kwargs={"source": source, "article": article, "walk": walk},
+                    )
                 )
-            )
-        # Pages after the first all-known one are older still: only lookback pages remain.
-        lookback = lookback if known < len(page.articles) else lookback - 1
-        if page.next_url and self._wants_next_page(source, page_number, lookback):
-            yield scrapy.Request(
-                page.next_url,
-                callback=self.parse_list_page,
-                cb_kwargs={
-                    "source": source,
-                    "column": column,
-                    "page_number": page_number + 1,
-                    "lookback": lookback,
-                },
-            )
+        if known == len(page.articles):
+            # Older pages hold older articles: past lookback pages there is nothing new.
+            walk.lookback -= 1
+        next_url = self._next_list_url(page, walk)
+        if next_url:
+            yield self._list_request(next_url, walk)
+        elif not walk.failed and self.store is not None:
+            self.store.set_walk_complete(walk.key, True)
 
-    def _wants_next_page(self, source: Source, page_number: int, lookback: int) -> bool:
-        limit = min(source.max_pages or self.max_list_pages, self.max_list_pages)
-        if page_number >= limit:
-            self._count(source, "skipped/page_limit")
-            return False
-        return self.mode == "backfill" or lookback >= 0
+    def _next_list_url(self, page: ListPage, walk: Walk) -> str | None:
+        if not page.next_url:
+            return None
+        if canonical_url(page.next_url) in walk.seen:
+            self._count(walk.source, "skipped/pager_loop")
+            return None
+        limit = min(walk.source.max_pages or self.max_list_pages, self.max_list_pages)
+        if walk.pages >= limit:
+            self._count(walk.source, "skipped/page_limit")
+            logger.warning("Stopping %s after %d list pages (page limit)", walk.key, walk.pages)
+            return None
+        if walk.full or walk.lookback >= 0:
+            return page.next_url
+        return None
 
     def _recheck_requests(self) -> Iterator[scrapy.Request]:
         """Conditional requests for recently first-seen articles, to catch their edits."""
@@ -255,18 +310,20 @@ class NeuNewsSpider(scrapy.Spider):
             yield scrapy.Request(
                 known.url,
                 callback=self.parse_article_page,
-                cb_kwargs={"source": source, "article": known.id},
+                errback=self.article_failed,
+                cb_kwargs={"source": source, "article": known.id, "walk": None},
                 headers=headers,
                 meta={"handle_httpstatus_list": [304]},
                 dont_filter=True,
             )
 
-    def _is_html(self, response: Response, source: Source) -> bool:
+    def _html(self, response: Response, source: Source) -> str | None:
+        """The page's HTML, decoded with the encoding its bytes fit; None if it is not HTML."""
         if isinstance(response, TextResponse):
-            return True
+            return decode_html(response.body, _header(response, b"Content-Type"))
         self._count(source, "skipped/not_html")
         logger.warning("Not an HTML page: %s", response.url)
-        return False
+        return None
 
     def _count(self, source: Source, key: str, count: int = 1) -> None:
         assert self.crawler.stats is not None
@@ -277,3 +334,9 @@ class NeuNewsSpider(scrapy.Spider):
 def _header(response: Response, name: bytes) -> str | None:
     value = response.headers.get(name)
     return value.decode("latin-1") if value else None
+
+
+def _failed_request(failure: Failure) -> scrapy.Request:
+    """The request an errback's failure is about (Scrapy attaches it to the failure)."""
+    request: scrapy.Request = failure.request  # type: ignore[attr-defined]
+    return request

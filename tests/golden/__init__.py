@@ -21,7 +21,10 @@ def golden_pages() -> dict[str, str]:
 
 def parse_golden(name: str, url: str) -> dict[str, Any]:
     html = (PAGES_DIR / f"{name}.html").read_text(encoding="utf-8")
-    return dataclasses.asdict(parse_article(html, url))
+    parsed = parse_article(html, url)
+    if parsed is None:
+        raise ValueError(f"golden page {name} is not an HTML page")
+    return dataclasses.asdict(parsed)
 
 
 def expected_path(name: str) -> Path:
