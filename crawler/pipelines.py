@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from pathlib import Path
 from typing import Any, Self
 
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem, NotConfigured
+from scrapy.utils.defer import deferred_from_coro
 
 from crawler.store import Outcome, Store
 
@@ -20,6 +22,7 @@ class FeedPipeline:
     def __init__(self, crawler: Crawler, store: Store) -> None:
         self.crawler = crawler
         self.store = store
+        self.stopping = False
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -31,9 +34,14 @@ class FeedPipeline:
         return cls(crawler, store)
 
     def process_item(self, item: dict[str, Any]) -> dict[str, Any]:
-        outcome, line = self.store.add(item)
         stats = self.crawler.stats
         assert stats is not None
+        try:
+            outcome, line = self.store.add(item)
+        except (OSError, sqlite3.Error) as exc:
+            stats.inc_value("neu/dropped/write_failed")
+            self._stop(exc)
+            raise DropItem(f"not written: {item['url']}", log_level="DEBUG") from None
         if line is None:
             stats.inc_value(f"neu/dropped/{outcome.value}")
             raise DropItem(f"{outcome.value}: {item['url']}", log_level="DEBUG")
@@ -44,4 +52,20 @@ class FeedPipeline:
         return line
 
     def close_spider(self) -> None:
-        self.store.close()
+        try:
+            self.store.close()
+        except (OSError, sqlite3.Error) as exc:
+            logger.error("Could not close the data directory %s: %s", self.store.data_dir, exc)
+
+    def _stop(self, error: Exception) -> None:
+        """Stop the crawl at the first write error: nothing more can be kept (full disk…)."""
+        if self.stopping:
+            return
+        self.stopping = True
+        logger.error(
+            "Cannot write to the data directory %s (%s); stopping the crawl. The feed is intact.",
+            self.store.data_dir,
+            error,
+        )
+        assert self.crawler.engine is not None
+        deferred_from_coro(self.crawler.engine.close_spider_async(reason="feed_write_failed"))

@@ -13,6 +13,7 @@ import fcntl
 import hashlib
 import logging
 import os
+import sqlite3
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,9 @@ class Store:
             cut_torn_tail(data_dir / FEED_FILE)
             self.feed = FeedWriter(data_dir / FEED_FILE)
             self._recover()
+        except (OSError, sqlite3.Error) as exc:
+            os.close(self.lock_fd)
+            raise StoreError(f"data directory {data_dir} cannot be used: {exc}") from None
         except BaseException:
             os.close(self.lock_fd)
             raise
@@ -203,8 +207,8 @@ def _feed_line(
 
 
 def check_data_dir(data_dir: Path) -> None:
-    """Raise ``StoreError`` now if a crawl could not take *data_dir* (missing, locked…)."""
-    os.close(_lock(data_dir))
+    """Raise ``StoreError`` now if a crawl could not use *data_dir* (missing, locked, full…)."""
+    Store(data_dir).close()
 
 
 def _lock(data_dir: Path) -> int:

@@ -43,21 +43,29 @@ class CrawlResult:
 
 
 def crawl_command(
-    sources: Path, data_dir: Path, out_dir: Path, *args: str, **settings: str
+    sources: Path,
+    data_dir: Path,
+    out_dir: Path,
+    *args: str,
+    files: bool = True,
+    **settings: str,
 ) -> list[str]:
-    """The argv of a real crawl against *sources*, writing feed and stats under the dirs given."""
+    """The argv of a real crawl against *sources*, writing feed and stats under the dirs given;
+    with *files*, also this run's items (-O) and log file in *out_dir*."""
     command = [sys.executable, "-m", "scrapy", "crawl", "neu_news"]
     merged = {
         **FAST_SETTINGS,
         "NEU_SOURCES_FILE": str(sources),
         "NEU_DATA_DIR": str(data_dir),
         "NEU_STATS_FILE": str(out_dir / "stats.json"),
-        "LOG_FILE": str(out_dir / "crawl.log"),
+        **({"LOG_FILE": str(out_dir / "crawl.log")} if files else {}),
         **settings,
     }
     for key, value in merged.items():
         command += ["-s", f"{key}={value}"]
-    return [*command, "-O", str(out_dir / "items.jsonl"), *args]
+    if files:
+        command += ["-O", str(out_dir / "items.jsonl")]
+    return [*command, *args]
 
 
 def run_crawl(
