@@ -1,0 +1,58 @@
+"""Long soaks, run alone with `make soak` (CI runs them too): kills during a large backfill."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from replica import ReplicaServer, build_replica
+from tests.conftest import PROJECT_ROOT, crawl_command, read_feed, run_crawl
+
+pytestmark = pytest.mark.soak
+
+KILLS = 20
+
+
+def test_twenty_kill_9s_during_a_1000_article_backfill_lose_and_duplicate_nothing(
+    tmp_path: Path,
+) -> None:
+    replica = build_replica(seed=1000, articles_per_column=143, page_size=10)
+    with ReplicaServer(replica) as server:
+        expected = set(replica.expected_records(server))
+        assert len(expected) >= 1000
+        sources = tmp_path / "sources.toml"
+        replica.write_sources(sources, server)
+        data, out = tmp_path / "data", tmp_path / "out"
+        out.mkdir()
+        command = crawl_command(
+            sources, data, out, "-a", "mode=backfill", files=False, NEU_FEED_BATCH_SIZE="7"
+        )
+        rng = random.Random(1000)
+        kills = 0
+        while kills < KILLS:
+            process = subprocess.Popen(
+                command, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+            time.sleep(rng.uniform(0.8, 3.0))
+            finished = process.poll() is not None
+            process.kill()
+            process.wait()
+            if finished:
+                break  # the backfill completed before this kill: nothing left to interrupt
+            kills += 1
+            # Every state the kill left must already be a whole feed: lines only, no repeats.
+            feed = read_feed(data) if (data / "articles.jsonl").exists() else []
+            keys = [(line["id"], line["version"]) for line in feed]
+            assert len(keys) == len(set(keys))
+        assert kills >= KILLS * 3 // 4, f"only {kills} kills landed mid-crawl"
+        print(f"{kills} kill -9s mid-backfill of {len(expected)} articles")
+        final = run_crawl(sources, data, tmp_path / "final", "-a", "mode=backfill")
+    assert final.returncode == 0, final.stderr
+    feed = read_feed(data)
+    keys = [(line["id"], line["version"]) for line in feed]
+    assert len(keys) == len(set(keys))
+    assert {line["url"] for line in feed} == expected
