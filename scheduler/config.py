@@ -1,0 +1,339 @@
+"""The schedule: which groups of sources are crawled when, from a TOML file or the command line.
+
+Every problem is reported as one ``ConfigError`` line before anything is started.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from crawler.sources import Source, SourcesError, load_sources
+
+DEFAULT_SCHEDULE_FILE = Path(__file__).with_name("schedule.toml")
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+# The job that --every/--cron put in place of the schedule file's jobs.
+OVERRIDE_JOB_ID = "all"
+JOB_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+DURATION_RE = re.compile(r"^(\d+(?:\.\d+)?)([smhd]?)$")
+UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+TOP_KEYS = frozenset({"timezone", "jobs", "health"})
+JOB_KEYS = frozenset({"id", "every", "cron", "sources"})
+# Crontab numbers Sunday 0 (or 7); APScheduler 3 numbers Monday 0. Names mean the same to both.
+CRONTAB_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+# A cron job's interval is the longest gap between this many upcoming runs.
+CRON_LOOKAHEAD = 8
+
+
+# A crawl may take as long as its interval, but no less than this (first fills take a while).
+MIN_TIMEOUT = 300.0
+
+
+class ConfigError(ValueError):
+    """A schedule or option that cannot be used; the message is one line for the user."""
+
+
+@dataclass(frozen=True)
+class HealthRules:
+    """When a source counts as degraded, and when that is worth an alert."""
+
+    # Consecutive degraded or failed runs of a source before its one alert.
+    alert_after: int = 2
+    # A source is degraded when more than this fraction of its parsed articles lack a field...
+    missing_fraction: float = 0.5
+    # ...judged only on runs that parsed at least this many of its articles.
+    min_articles: int = 3
+
+
+@dataclass(frozen=True)
+class Job:
+    """One scheduled group of sources."""
+
+    id: str
+    trigger: BaseTrigger
+    sources: tuple[str, ...]
+    # Seconds between runs: what timeouts, misfire grace and staleness are sized from.
+    interval: float
+    description: str
+
+
+@dataclass(frozen=True)
+class Schedule:
+    timezone: ZoneInfo
+    jobs: tuple[Job, ...]
+    rules: HealthRules
+    known_sources: frozenset[str]  # every source of the sources file, enabled or not
+
+
+@dataclass(frozen=True)
+class _JobTable:
+    """A job as written, before its sources are resolved."""
+
+    id: str
+    every: str | None
+    cron: str | None
+    sources: tuple[str, ...] | None  # None: every enabled source no other job claims
+    origin: str  # where it was written, for error messages
+
+
+def load_schedule(
+    schedule_file: Path | None,
+    sources_file: Path | None,
+    *,
+    every: str | None = None,
+    cron: str | None = None,
+    timezone: str | None = None,
+    only_jobs: Sequence[str] = (),
+) -> Schedule:
+    """The schedule from *schedule_file* (the shipped one if None) and command-line overrides."""
+    file = schedule_file or DEFAULT_SCHEDULE_FILE
+    data = _read_toml(file)
+    unknown = sorted(set(data) - TOP_KEYS)
+    if unknown:
+        raise ConfigError(f"{file}: unknown top-level key {unknown[0]!r}")
+    zone = parse_timezone(timezone or data.get("timezone", DEFAULT_TIMEZONE))
+    rules = parse_rules(file, data.get("health", {}))
+    if every or cron:
+        tables = [_JobTable(OVERRIDE_JOB_ID, every, cron, None, "--every" if every else "--cron")]
+    else:
+        tables = parse_job_tables(file, data.get("jobs"))
+    sources = _load_sources(sources_file)
+    resolved = resolve_sources(tables, sources)
+    jobs = tuple(
+        _build_job(table, resolved[table.id], zone) for table in select_jobs(tables, only_jobs)
+    )
+    known = frozenset(source.name for source in sources)
+    return Schedule(timezone=zone, jobs=jobs, rules=rules, known_sources=known)
+
+
+def default_timeout(interval: float) -> float:
+    """A crawl running longer than its interval makes the next runs skip; past that it is hung."""
+    return max(interval, MIN_TIMEOUT)
+
+
+def misfire_grace(interval: float) -> int:
+    """Seconds a run may start late, e.g. queued behind another job's crawl: half an interval.
+    Later than that, the next run is nearer than this one was."""
+    return max(1, int(interval / 2))
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in ``45s``, ``30m``, ``2h``, ``1d`` or a bare number of seconds; above zero."""
+    match = DURATION_RE.match(text.strip())
+    seconds = float(match[1]) * UNIT_SECONDS[match[2]] if match else 0.0
+    if seconds <= 0:
+        raise ConfigError(f"invalid duration {text!r}: expected e.g. 45s, 30m, 2h or 1d")
+    return seconds
+
+
+def parse_timezone(name: object) -> ZoneInfo:
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"invalid timezone {name!r}: expected a name like 'Asia/Shanghai'")
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"unknown timezone {name!r}: expected e.g. 'Asia/Shanghai'") from None
+
+
+def parse_rules(file: Path, table: object) -> HealthRules:
+    """The ``[health]`` table: alert_after, missing_fraction, min_articles (all optional)."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"{file}: [health] must be a table")
+    defaults = HealthRules()
+    unknown = sorted(set(table) - {"alert_after", "missing_fraction", "min_articles"})
+    if unknown:
+        raise ConfigError(f"{file}: [health]: unknown key {unknown[0]!r}")
+    alert_after = table.get("alert_after", defaults.alert_after)
+    min_articles = table.get("min_articles", defaults.min_articles)
+    fraction = table.get("missing_fraction", defaults.missing_fraction)
+    for key, value in (("alert_after", alert_after), ("min_articles", min_articles)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ConfigError(f"{file}: [health]: {key} must be a positive integer")
+    if not isinstance(fraction, int | float) or isinstance(fraction, bool) or not 0 <= fraction < 1:
+        raise ConfigError(f"{file}: [health]: missing_fraction must be a number in [0, 1)")
+    return HealthRules(alert_after, float(fraction), min_articles)
+
+
+def parse_job_tables(file: Path, tables: object) -> list[_JobTable]:
+    if not isinstance(tables, list) or not tables:
+        raise ConfigError(f"{file}: no [[jobs]] tables")
+    jobs = [_parse_job_table(file, index, table) for index, table in enumerate(tables, start=1)]
+    ids = [job.id for job in jobs]
+    for job_id in ids:
+        if ids.count(job_id) > 1:
+            raise ConfigError(f"{file}: job {job_id!r}: duplicate id")
+    if sum(job.sources is None for job in jobs) > 1:
+        raise ConfigError(f"{file}: more than one job without 'sources' (only one takes the rest)")
+    return jobs
+
+
+def resolve_sources(
+    tables: Iterable[_JobTable], sources: list[Source]
+) -> dict[str, tuple[str, ...]]:
+    """Each job's source names: those it lists, or every enabled source no other job lists."""
+    known = {source.name for source in sources}
+    claimed: dict[str, str] = {}
+    for table in tables:
+        for name in table.sources or ():
+            if name not in known:
+                raise ConfigError(
+                    f"job {table.id!r}: unknown source {name!r}; known: {', '.join(sorted(known))}"
+                )
+            if name in claimed:
+                raise ConfigError(f"source {name!r} is in jobs {claimed[name]!r} and {table.id!r}")
+            claimed[name] = table.id
+    rest = tuple(s.name for s in sources if s.enabled and s.name not in claimed)
+    resolved = {table.id: table.sources if table.sources is not None else rest for table in tables}
+    for job_id, names in resolved.items():
+        if not names:
+            raise ConfigError(f"job {job_id!r} has no source to crawl")
+    return resolved
+
+
+def select_jobs(tables: list[_JobTable], only: Sequence[str]) -> list[_JobTable]:
+    """The jobs named with --job (all of them when none is)."""
+    ids = [table.id for table in tables]
+    for job_id in only:
+        if job_id not in ids:
+            raise ConfigError(f"unknown job {job_id!r}; jobs: {', '.join(ids)}")
+    return [table for table in tables if not only or table.id in only]
+
+
+def crontab_trigger(expression: str, zone: ZoneInfo) -> CronTrigger:
+    """A 5-field crontab expression with crontab's meaning (Sunday is 0 or 7)."""
+    fields = expression.split()
+    if len(fields) != 5:
+        raise ConfigError(
+            f"invalid cron expression {expression!r}: expected 5 fields "
+            "(minute hour day-of-month month day-of-week)"
+        )
+    if fields[2] not in ("*", "?") and fields[4] not in ("*", "?"):
+        # crontab runs when either matches, APScheduler only when both do: refuse the ambiguity.
+        raise ConfigError(
+            f"invalid cron expression {expression!r}: restrict the day of month or the day of "
+            "week, not both"
+        )
+    try:
+        fields[4] = crontab_weekdays(fields[4])
+        return CronTrigger.from_crontab(" ".join(fields), timezone=zone)
+    except ValueError as exc:
+        raise ConfigError(f"invalid cron expression {expression!r}: {exc}") from None
+
+
+def crontab_weekdays(field: str) -> str:
+    """A crontab day-of-week field as day names, which APScheduler 3 reads as crontab does."""
+    if field in ("*", "?"):
+        return "*"
+    days: set[int] = set()
+    for part in field.lower().split(","):
+        span, _, step = part.partition("/")
+        first, last = _day_span(span)
+        days.update(range(first, last + 1, int(step) if step else 1))
+    days = {day % 7 for day in days}
+    return ",".join(CRONTAB_DAYS[day] for day in sorted(days))
+
+
+def trigger_interval(trigger: BaseTrigger, zone: ZoneInfo) -> float:
+    """Seconds between runs; for a cron trigger, the longest gap among the next few runs."""
+    if isinstance(trigger, IntervalTrigger):
+        return float(trigger.interval_length)
+    fire = trigger.get_next_fire_time(None, datetime.now(zone))
+    longest = 0.0
+    for _ in range(CRON_LOOKAHEAD):
+        following = trigger.get_next_fire_time(None, fire + timedelta(seconds=1))
+        if following is None:
+            break
+        longest = max(longest, (following - fire).total_seconds())
+        fire = following
+    return longest
+
+
+def _day_span(span: str) -> tuple[int, int]:
+    if span == "*":
+        return 0, 6
+    low, _, high = span.partition("-")
+    first = _day_number(low)
+    last = _day_number(high) if high else first
+    if last < first:
+        raise ValueError(f"day-of-week range {span!r} runs backwards")
+    return first, last
+
+
+def _day_number(token: str) -> int:
+    if token in CRONTAB_DAYS:
+        return CRONTAB_DAYS.index(token)
+    if token.isdigit() and int(token) <= 7:
+        return int(token)
+    raise ValueError(f"bad day of week {token!r}: expected 0-7 or sun-sat")
+
+
+def _build_job(table: _JobTable, sources: tuple[str, ...], zone: ZoneInfo) -> Job:
+    try:
+        trigger, description = _trigger(table, zone)
+    except ConfigError as exc:
+        raise ConfigError(f"{table.origin}: {exc}") from None
+    return Job(table.id, trigger, sources, trigger_interval(trigger, zone), description)
+
+
+def _trigger(table: _JobTable, zone: ZoneInfo) -> tuple[BaseTrigger, str]:
+    if table.cron:
+        return crontab_trigger(table.cron, zone), f"cron {table.cron!r}"
+    assert table.every is not None
+    seconds = parse_duration(table.every)
+    return IntervalTrigger(seconds=seconds, timezone=zone), f"every {table.every}"
+
+
+def _parse_job_table(file: Path, index: int, table: object) -> _JobTable:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{file}: job #{index}: not a table")
+    label = f"{file}: job {table.get('id', f'#{index}')!r}"
+    unknown = sorted(set(table) - JOB_KEYS)
+    if unknown:
+        raise ConfigError(f"{label}: unknown key {unknown[0]!r}")
+    job_id = table.get("id")
+    if not isinstance(job_id, str) or not JOB_ID_RE.match(job_id):
+        raise ConfigError(f"{label}: key 'id' must be a lower-case id like 'news'")
+    every, cron = table.get("every"), table.get("cron")
+    if (every is None) == (cron is None):
+        raise ConfigError(f"{label}: give exactly one of 'every' and 'cron'")
+    if not isinstance(every or cron, str):
+        raise ConfigError(
+            f"{label}: 'every' and 'cron' must be strings like \"30m\", \"0 6 * * *\""
+        )
+    sources = table.get("sources")
+    if sources is not None and (
+        not isinstance(sources, list)
+        or not sources
+        or not all(isinstance(name, str) for name in sources)
+    ):
+        raise ConfigError(f"{label}: key 'sources' must be a non-empty list of source names")
+    names = tuple(sources) if sources is not None else None
+    return _JobTable(job_id, every, cron, names, f"{file}: job {job_id!r}")
+
+
+def _read_toml(file: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{file}: schedule file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{file}: cannot read schedule file: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file}: not valid TOML: {exc}") from None
+
+
+def _load_sources(sources_file: Path | None) -> list[Source]:
+    try:
+        return load_sources(sources_file)
+    except SourcesError as exc:
+        raise ConfigError(str(exc)) from None
