@@ -1,0 +1,152 @@
+"""One ``scrapy crawl neu_news`` in a child process, supervised: timeout, stop, kill.
+
+Always a child process: Twisted's reactor cannot be started twice in one process. No shell:
+the argv is built as a list, so no source name or setting is ever interpreted by one.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from scheduler.config import ConfigError
+
+logger = logging.getLogger(__name__)
+
+SETTINGS_MODULE = "crawler.settings"
+# Set by the scheduler for every run; a -s of its own would contradict it.
+MANAGED_SETTINGS = {
+    "NEU_DATA_DIR": "--data-dir",
+    "NEU_SOURCES_FILE": "--sources",
+    "NEU_STATS_FILE": "nothing (the scheduler sets it)",
+    "LOG_FILE": "nothing (each run logs to <data-dir>/logs/<run-id>.log)",
+}
+# The crawl's exit status for a configuration error, reported as one line on stderr.
+CONFIG_ERROR_EXIT = 2
+POLL_SECONDS = 0.2
+
+
+@dataclass(frozen=True)
+class CrawlOptions:
+    """What every crawl of this scheduler is started with."""
+
+    data_dir: Path
+    sources_file: Path | None
+    settings: tuple[str, ...]  # KEY=VALUE, passed through as -s
+    grace: float  # seconds between SIGTERM and SIGKILL
+
+
+@dataclass(frozen=True)
+class ChildExit:
+    exit_code: int  # negative: killed by that signal
+    timed_out: bool
+    stopped: bool  # the scheduler was asked to stop and ended the crawl early
+
+
+def check_setting(text: str) -> str:
+    """A ``-s KEY=VALUE`` for the crawl; raises ConfigError for a bad or managed one."""
+    key, equals, _ = text.partition("=")
+    if not equals or not key.strip():
+        raise ConfigError(f"invalid setting {text!r}: expected KEY=VALUE")
+    if key.strip() in MANAGED_SETTINGS:
+        raise ConfigError(f"setting {key.strip()}: use {MANAGED_SETTINGS[key.strip()]}")
+    return text
+
+
+def crawl_command(
+    options: CrawlOptions, sources: Sequence[str], log_file: Path, stats_file: Path
+) -> list[str]:
+    command = [sys.executable, "-m", "scrapy", "crawl", "neu_news"]
+    managed = [
+        f"NEU_DATA_DIR={options.data_dir}",
+        f"NEU_STATS_FILE={stats_file}",
+        f"LOG_FILE={log_file}",
+    ]
+    if options.sources_file is not None:
+        managed.append(f"NEU_SOURCES_FILE={options.sources_file}")
+    for setting in (*managed, *options.settings):
+        command += ["-s", setting]
+    return [*command, "-a", f"sources={','.join(sources)}"]
+
+
+def crawl_env() -> dict[str, str]:
+    """The environment of a crawl: ours, with the project's settings whatever the cwd."""
+    return {**os.environ, "SCRAPY_SETTINGS_MODULE": SETTINGS_MODULE}
+
+
+def run_child(
+    command: list[str], log_file: Path, timeout: float, grace: float, stop: threading.Event
+) -> ChildExit:
+    """Run *command* to its end, its output appended to *log_file*.
+
+    SIGTERM when *stop* is set or after *timeout* seconds (Scrapy then closes the spider and
+    writes its stats), SIGKILL *grace* seconds later if it is still running.
+    """
+    with log_file.open("ab") as log:
+        # A session of its own: a Ctrl-C in the terminal reaches the scheduler only, which
+        # forwards one SIGTERM (a second signal would make Scrapy stop uncleanly).
+        process = subprocess.Popen(
+            command,
+            env=crawl_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
+    logger.debug("Started crawl pid %d: %s", process.pid, command)
+    return _supervise(process, timeout, grace, stop)
+
+
+def _supervise(
+    process: subprocess.Popen[bytes], timeout: float, grace: float, stop: threading.Event
+) -> ChildExit:
+    deadline = time.monotonic() + timeout
+    kill_at: float | None = None
+    timed_out = stopped = False
+    while True:
+        try:
+            return ChildExit(process.wait(timeout=POLL_SECONDS), timed_out, stopped)
+        except subprocess.TimeoutExpired:
+            pass
+        now = time.monotonic()
+        if kill_at is None and (stop.is_set() or now >= deadline):
+            stopped = stop.is_set()
+            timed_out = not stopped
+            logger.info(
+                "Stopping crawl pid %d (%s)", process.pid, "shutdown" if stopped else "timeout"
+            )
+            process.send_signal(signal.SIGTERM)
+            kill_at = now + grace
+        elif kill_at is not None and now >= kill_at:
+            logger.warning(
+                "Crawl pid %d still running %.0fs after SIGTERM: killed", process.pid, grace
+            )
+            process.kill()
+            kill_at = float("inf")
+
+
+def child_error(child: ChildExit, log_file: Path, timeout: float) -> str:
+    """What went wrong with the child as such ("" if nothing did), for the run record."""
+    if child.timed_out:
+        return f"timed out after {timeout:.0f}s"
+    if child.exit_code == CONFIG_ERROR_EXIT:
+        return f"configuration error: {_last_line(log_file)}"
+    if child.exit_code < 0:
+        return f"killed by signal {-child.exit_code}"
+    return ""
+
+
+def _last_line(path: Path) -> str:
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+    except OSError:
+        return "(no log)"
+    return lines[-1].strip() if lines else "(empty log)"

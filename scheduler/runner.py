@@ -1,0 +1,225 @@
+"""One run of a job, start to finish: crawl, run line, source health, alerts, metrics, pruning."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from scheduler.alerts import notify
+from scheduler.config import HealthRules, Job, default_timeout
+from scheduler.crawl import ChildExit, CrawlOptions, child_error, crawl_command, run_child
+from scheduler.health import (
+    SKIPPED,
+    Figures,
+    SourceHealth,
+    SourceState,
+    advance,
+    assess_source,
+    crawl_failure,
+    error_counts,
+    error_total,
+    run_outcome,
+    source_figures,
+)
+from scheduler.history import (
+    append_run,
+    load_health,
+    log_path,
+    new_run_id,
+    prune_logs,
+    read_stats,
+    save_health,
+    stats_path,
+)
+from scheduler.metrics import Metrics
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunnerOptions:
+    crawl: CrawlOptions
+    timezone: ZoneInfo
+    rules: HealthRules
+    timeout: float | None  # None: sized to each job's interval
+    keep_logs: int
+    webhook: str | None
+
+
+@dataclass(frozen=True)
+class Crawled:
+    """What one crawl left behind, read back."""
+
+    started: datetime
+    ended: datetime
+    child: ChildExit
+    stats: dict[str, Any] | None
+    failure: str  # "" when the crawl as a whole finished
+
+
+class Runner:
+    """Runs jobs one at a time (the scheduler's single worker sees to that) and records them."""
+
+    def __init__(
+        self,
+        options: RunnerOptions,
+        known_sources: Collection[str],
+        metrics: Metrics,
+        stop: threading.Event,
+    ) -> None:
+        self.options = options
+        self.metrics = metrics
+        self.stop = stop
+        self.data_dir = options.crawl.data_dir
+        # Sources gone from the sources file are forgotten, or status would report them forever.
+        self.states = {
+            name: state
+            for name, state in load_health(self.data_dir).items()
+            if name in known_sources
+        }
+        metrics.restore(self.states)
+
+    def run(self, job: Job) -> str | None:
+        """Crawl *job*'s sources and record the run; its outcome, or None if not started."""
+        if self.stop.is_set():
+            logger.info("Not starting job %s: the scheduler is stopping", job.id)
+            return None
+        started = self._now()
+        run_id = new_run_id(started, job.id)
+        crawled = self._crawl(job, run_id, started)
+        figures = {name: source_figures(crawled.stats or {}, name) for name in job.sources}
+        health = {
+            name: assess_source(
+                figures[name], crawled.failure, self._state(name).articles, self.options.rules
+            )
+            for name in job.sources
+        }
+        outcome = run_outcome(crawled.failure, health)
+        record = run_record(run_id, job, crawled, figures, health, outcome)
+        append_run(self.data_dir, record)
+        if not crawled.child.stopped:
+            # A crawl cut short by our own shutdown says nothing about the sites.
+            self._advance(health, run_id, record["end"])
+        self.metrics.observe_run(record, self.states)
+        prune_logs(self.data_dir, self.options.keep_logs)
+        _log_run(record)
+        return outcome
+
+    def skipped(self, job: Job, scheduled: datetime, reason: str) -> None:
+        """Record a run that did not start: *reason* says why."""
+        record = skip_record(job, scheduled.astimezone(self.options.timezone), self._now(), reason)
+        append_run(self.data_dir, record)
+        self.metrics.observe_skip(job.id)
+        logger.warning("Run %s skipped: %s", record["run_id"], reason)
+
+    def _crawl(self, job: Job, run_id: str, started: datetime) -> Crawled:
+        log, stats = log_path(self.data_dir, run_id), stats_path(self.data_dir, run_id)
+        timeout = self.options.timeout or default_timeout(job.interval)
+        command = crawl_command(self.options.crawl, job.sources, log, stats)
+        logger.info("Run %s: crawling %d sources, log in %s", run_id, len(job.sources), log)
+        child = run_child(command, log, timeout, self.options.crawl.grace, self.stop)
+        data = read_stats(stats)
+        failure = crawl_failure(child.exit_code, data, child_error(child, log, timeout))
+        return Crawled(started, self._now(), child, data, failure)
+
+    def _advance(self, health: Mapping[str, SourceHealth], run_id: str, when: str) -> None:
+        notices = []
+        for name, item in health.items():
+            state, notice = advance(
+                name, self._state(name), item, when, self.options.rules.alert_after
+            )
+            self.states[name] = state
+            if notice is not None:
+                notices.append(notice)
+        save_health(self.data_dir, self.states, when)
+        notify(notices, run_id, when, self.options.webhook)
+
+    def _state(self, name: str) -> SourceState:
+        return self.states.get(name) or SourceState()
+
+    def _now(self) -> datetime:
+        return datetime.now(self.options.timezone)
+
+
+def run_record(
+    run_id: str,
+    job: Job,
+    crawled: Crawled,
+    figures: Mapping[str, Figures],
+    health: Mapping[str, SourceHealth],
+    outcome: str,
+) -> dict[str, Any]:
+    """The run's line in runs.jsonl."""
+    stats = crawled.stats or {}
+    return {
+        "run_id": run_id,
+        "job": job.id,
+        "sources": list(job.sources),
+        "start": _iso(crawled.started),
+        "end": _iso(crawled.ended),
+        "duration": round((crawled.ended - crawled.started).total_seconds(), 3),
+        "interval": job.interval,
+        "exit_code": crawled.child.exit_code,
+        "outcome": outcome,
+        "failure": crawled.failure or None,
+        "stopped": crawled.child.stopped,
+        "finish_reason": stats.get("finish_reason"),
+        "new": int(stats.get("neu/articles/new", 0)),
+        "updated": int(stats.get("neu/articles/updated", 0)),
+        "pages": int(stats.get("downloader/response_count", 0)),
+        "errors": error_counts(stats),
+        "per_source": {name: source_record(figures[name], health[name]) for name in job.sources},
+    }
+
+
+def source_record(figures: Figures, health: SourceHealth) -> dict[str, Any]:
+    return {
+        "health": health.status,
+        "problems": list(health.problems),
+        "list_pages": figures.list_pages,
+        "article_links": figures.article_links,
+        "articles": figures.articles,
+        "new": figures.new,
+        "updated": figures.updated,
+        "missing": dict(figures.missing),
+    }
+
+
+def skip_record(job: Job, scheduled: datetime, now: datetime, reason: str) -> dict[str, Any]:
+    return {
+        "run_id": new_run_id(scheduled, job.id),
+        "job": job.id,
+        "sources": list(job.sources),
+        "start": _iso(scheduled),
+        "end": _iso(now),
+        "duration": 0.0,
+        "interval": job.interval,
+        "exit_code": None,
+        "outcome": SKIPPED,
+        "reason": reason,
+    }
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds")
+
+
+def _log_run(record: Mapping[str, Any]) -> None:
+    level = logging.INFO if record["outcome"] == "ok" else logging.WARNING
+    logger.log(
+        level,
+        "Run %s %s in %.1fs: %d new, %d updated, %d pages, %d errors%s",
+        record["run_id"],
+        record["outcome"],
+        record["duration"],
+        record["new"],
+        record["updated"],
+        record["pages"],
+        error_total(record["errors"]),
+        f" ({record['failure']})" if record["failure"] else "",
+    )

@@ -1,0 +1,109 @@
+"""The scheduler proper: jobs on APScheduler, one crawl at a time, clean stop on a signal."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import signal
+import threading
+import types
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEvent
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from scheduler.config import Job, Schedule, misfire_grace
+from scheduler.health import DEGRADED, FAILED, OK
+from scheduler.runner import Runner
+
+logger = logging.getLogger(__name__)
+
+# --once exits like `status`: 0 ok, 1 degraded, 2 failed (and 2 for a configuration error).
+ONCE_EXIT = {OK: 0, DEGRADED: 1, FAILED: 2}
+STILL_RUNNING = "the previous run of this job was still running"
+TOO_LATE = "it could not start within its misfire grace time (another crawl was running)"
+
+
+def stop_on_signals(stop: threading.Event) -> None:
+    """SIGTERM and SIGINT set *stop*: no new crawl starts, the running one is wound down."""
+
+    def handle(signum: int, frame: types.FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)
+
+
+def run_once(schedule: Schedule, runner: Runner) -> int:
+    """Run every job once, one after the other; the exit status of the worst outcome."""
+    outcomes = [runner.run(job) for job in schedule.jobs]
+    if runner.stop.is_set():
+        return 0
+    return max(ONCE_EXIT[outcome] for outcome in outcomes if outcome is not None)
+
+
+def run_forever(schedule: Schedule, runner: Runner) -> int:
+    """Crawl on the schedule until *runner.stop* is set; then let the running crawl end."""
+    scheduler = build_scheduler(schedule, runner)
+    scheduler.start()
+    for job in scheduler.get_jobs():
+        logger.info("Scheduled %s: next run at %s", job.name, job.next_run_time)
+    # A timed wait, so that the signal handlers run promptly whatever the platform.
+    while not runner.stop.wait(1.0):
+        pass
+    logger.info("Stopping: no new crawl will start; waiting for the running one to end")
+    scheduler.shutdown(wait=True)
+    logger.info("Stopped")
+    return 0
+
+
+def build_scheduler(schedule: Schedule, runner: Runner) -> BackgroundScheduler:
+    """A scheduler whose single worker runs one crawl at a time, whatever the job.
+
+    A job due while another job's crawl runs waits for it (up to its misfire grace time); a job
+    due while its own previous run is still going is skipped (max_instances=1). Either way a
+    skipped run gets its line in runs.jsonl.
+    """
+    scheduler = BackgroundScheduler(
+        timezone=schedule.timezone,
+        executors={"default": ThreadPoolExecutor(max_workers=1)},
+    )
+    for job in schedule.jobs:
+        scheduler.add_job(
+            runner.run,
+            trigger=job.trigger,
+            args=[job],
+            id=job.id,
+            name=f"crawl {job.id} ({job.description}, {len(job.sources)} sources)",
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=misfire_grace(job.interval),
+            **_first_run(job, schedule),
+        )
+    jobs = {job.id: job for job in schedule.jobs}
+    scheduler.add_listener(
+        functools.partial(record_skip, runner, jobs), EVENT_JOB_MAX_INSTANCES | EVENT_JOB_MISSED
+    )
+    return scheduler
+
+
+def record_skip(runner: Runner, jobs: Mapping[str, Job], event: JobEvent) -> None:
+    """An APScheduler event of a run that did not start, as a skipped run line."""
+    if event.code == EVENT_JOB_MAX_INSTANCES:
+        scheduled: datetime = event.scheduled_run_times[-1]
+        reason = STILL_RUNNING
+    else:
+        scheduled = event.scheduled_run_time
+        reason = TOO_LATE
+    runner.skipped(jobs[event.job_id], scheduled, reason)
+
+
+def _first_run(job: Job, schedule: Schedule) -> dict[str, Any]:
+    """Interval jobs crawl as soon as the scheduler starts; cron jobs wait for their time."""
+    if isinstance(job.trigger, IntervalTrigger):
+        return {"next_run_time": datetime.now(schedule.timezone)}
+    return {}
