@@ -37,3 +37,8 @@ golden: install
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+
+# The scheduler against the local replica sites: offline, about ten seconds.
+.PHONY: demo
+demo: install
+	$(BIN)/python -m scheduler.demo
