@@ -7,10 +7,11 @@ mutation is visible to the next request and to the next ``expected_records`` cal
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import random
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -25,6 +26,9 @@ CST = dt.timezone(dt.timedelta(hours=8))
 Cms = Literal["vsb", "webplus"]
 LayoutKind = Literal["no_links", "no_dates"]
 LAYOUT_KINDS: tuple[LayoutKind, ...] = ("no_links", "no_dates")
+# How a column pages: the CMS's pager, no pager at all (one page), or a pager without end.
+# Only the VSB templates render the last two (the extra columns live on the news site).
+PagerKind = Literal["normal", "none", "endless"]
 
 # Built dates are spread over this range; publish() adds days after the newest.
 FIRST_DAY = dt.date(2016, 1, 1)
@@ -78,6 +82,7 @@ class Article:
     modified: dt.datetime
     version: int = 1
     repost_of: int | None = None
+    bad: str | None = None  # a kind of replica.badpages.BAD_KINDS: the page is served broken
     _paragraphs: list[str] | None = field(default=None, repr=False)
 
     @property
@@ -105,6 +110,34 @@ class Column:
     colid: int  # VSB column id (in /info/<colid>/) or WebPlus column id (c<colid>a…)
     articles: list[Article] = field(default_factory=list)  # newest first
     index: dict[int, int] = field(default_factory=dict)  # article id -> position
+    pager: PagerKind = "normal"
+    extra_links: list[ExtraLink] = field(default_factory=list)  # listed on page 1, after articles
+
+    def page_count(self, page_size: int) -> int:
+        """Number of list pages (at least 1). Without a pager everything is on one page; an
+        endless pager counts 1 here, as its end is never reached."""
+        if self.pager != "normal":
+            return 1
+        return max(1, -(-len(self.articles) // page_size))
+
+
+@dataclass(frozen=True)
+class ExtraLink:
+    """A list item that is not an article (a hostile link): *href* is root-relative (written
+    relative on the page, like the CMS does) or a full URL / scheme link written as is."""
+
+    href: str
+    text: str
+    date: dt.date
+    kind: str
+
+
+@dataclass(frozen=True)
+class Redirect:
+    """A path answered with 302 to *target*: a full URL, or a path on the trap listener."""
+
+    target: str
+    trap: bool = False
 
 
 @dataclass
@@ -122,6 +155,7 @@ class Site:
     # served files: path (or "wbfileid=<n>" for VSB downloads) -> (content type, file name)
     files: dict[str, tuple[str, str]] = field(default_factory=dict)
     listed: list[Article] = field(default_factory=list)  # every listed article, once
+    redirects: dict[str, Redirect] = field(default_factory=dict)  # path -> where it sends you
 
     def column(self, slug: str) -> Column:
         for col in self.columns:
@@ -183,7 +217,16 @@ COLLEGE_TIME_FORM = 3
 class Replica:
     """Three generated NEU-like sites and their ground truth. Thread-safe."""
 
-    def __init__(self, seed: int, articles_per_column: int, page_size: int, theme: Theme) -> None:
+    def __init__(
+        self,
+        seed: int,
+        articles_per_column: int,
+        page_size: int,
+        theme: Theme,
+        *,
+        bad_pages: bool = False,
+        hostile: bool = False,
+    ) -> None:
         if page_size < 1:
             raise ValueError("page_size must be >= 1")
         if articles_per_column < 0:
@@ -202,6 +245,16 @@ class Replica:
         self._titles: set[str] = set()
         self._college_forms = 0
         self._build()
+        # Opt-in extras come last, from their own RNG, so the base sites stay byte-identical.
+        self._extra_rng = random.Random(seed * 7919 + 0xE4)
+        if bad_pages:
+            from replica.badpages import add_bad_columns
+
+            add_bad_columns(self)
+        if hostile:
+            from replica.hostile import add_hostile_columns
+
+            add_hostile_columns(self)
 
     # ----------------------------------------------------------------- building
 
@@ -386,6 +439,48 @@ class Replica:
             return Attachment(f"{folder}/{base}", base, ctype, player=True)
         return Attachment(f"{folder}/{_uuid(rng)}.{ext}", name, ctype)
 
+    @contextlib.contextmanager
+    def _extras_rng(self) -> Iterator[None]:
+        """Generate with the extras' RNG, leaving the base RNG where the base build left it."""
+        base = self._rng
+        self._rng = self._extra_rng
+        try:
+            yield
+        finally:
+            self._rng = base
+
+    def add_column(
+        self,
+        site: str,
+        slug: str,
+        label: str,
+        list_path: str,
+        colid: int,
+        count: int,
+        *,
+        pager: PagerKind = "normal",
+    ) -> Column:
+        """Append a column of *count* generated articles to a site (the opt-in extras)."""
+        with self.lock, self._extras_rng():
+            s = self.site(site)
+            if any(c.slug == slug for c in s.columns):
+                raise ValueError(f"site {site!r} already has a column {slug!r}")
+            col = Column(slug, label, list_path, colid, pager=pager)
+            s.columns.append(col)
+            span = (LAST_DAY - FIRST_DAY).days
+            days = sorted((self._rng.randrange(span + 1) for _ in range(count)), reverse=True)
+            col.articles = [
+                self._new_article(s, col, FIRST_DAY + dt.timedelta(days=d)) for d in days
+            ]
+            col.articles.sort(key=Article.sort_key, reverse=True)
+            self._reindex()
+            return col
+
+    def reserve_id(self) -> int:
+        """A fresh article id no article uses (for hostile links shaped like articles)."""
+        with self.lock, self._extras_rng():
+            return self._new_id()
+
     def _reindex(self) -> None:
         """Rebuild the lookup tables after any change to the lists."""
         for site in self.sites.values():
@@ -440,10 +535,9 @@ class Replica:
         raise KeyError(article_id)
 
     def pages(self, site: str, column: str) -> int:
-        """Number of list pages of a column (at least 1)."""
+        """Number of list pages of a column (at least 1; see Column.page_count)."""
         with self.lock:
-            count = len(self.site(site).column(column).articles)
-        return max(1, -(-count // self.page_size))
+            return self.site(site).column(column).page_count(self.page_size)
 
     def etag(self, article: Article) -> str:
         site = self.sites[article.site]
@@ -535,6 +629,28 @@ class Replica:
 
         return expected_records(self, server)
 
+    def bad_pages(self, server: BaseURLs) -> dict[str, str]:
+        """URL -> kind (``"empty"``, ``"gbk_meta"``…) of every listed bad page."""
+        with self.lock:
+            return {
+                server.base_url(s.name) + a.path: a.bad
+                for s in self.sites.values()
+                for a in s.listed
+                if a.bad is not None
+            }
+
+    def hostile_links(self, server: BaseURLs) -> dict[str, str]:
+        """URL (as a browser resolves the link) -> kind of every hostile list link."""
+        with self.lock:
+            out: dict[str, str] = {}
+            for s in self.sites.values():
+                base = server.base_url(s.name)
+                for col in s.columns:
+                    for link in col.extra_links:
+                        url = base + link.href if link.href.startswith("/") else link.href
+                        out[url] = link.kind
+            return out
+
     def write_sources(
         self,
         path: str | Path,
@@ -571,6 +687,21 @@ def build_replica(
     articles_per_column: int = 25,
     page_size: int = 10,
     theme: str = "default",
+    *,
+    bad_pages: bool = False,
+    hostile: bool = False,
 ) -> Replica:
-    """Generate the replica sites (deterministic for a given seed and arguments)."""
-    return Replica(seed, articles_per_column, page_size, get_theme(theme))
+    """Generate the replica sites (deterministic for a given seed and arguments).
+
+    *bad_pages* adds the news columns ``bad`` and ``nopager`` (see :mod:`replica.badpages`),
+    *hostile* the columns ``hostile`` and ``endless`` (see :mod:`replica.hostile`). Both are
+    off by default, and then nothing the replica serves changes.
+    """
+    return Replica(
+        seed,
+        articles_per_column,
+        page_size,
+        get_theme(theme),
+        bad_pages=bad_pages,
+        hostile=hostile,
+    )

@@ -6,12 +6,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from email.utils import format_datetime, parsedate_to_datetime
 from urllib.parse import parse_qs, quote
 
-from replica import vsb, webplus
+from replica import badpages, vsb, webplus
 from replica.model import Article, Column, Replica, Site
+from replica.response import Response as Response  # re-exported: it was defined here
 
 HTML = "text/html; charset=utf-8"
 ROBOTS = "User-agent: *\nDisallow: /private/\nDisallow: /system/resource/\n"
@@ -36,13 +36,6 @@ _PRIVATE = {
     "zh": ("内部通知", ["本页面仅限校内访问。"]),
     "en": ("Staff Only", ["This page is for staff only."]),
 }
-
-
-@dataclass(frozen=True)
-class Response:
-    status: int
-    body: bytes = b""
-    headers: list[tuple[str, str]] = field(default_factory=list)
 
 
 def _html(status: int, text: str, extra: list[tuple[str, str]] | None = None) -> Response:
@@ -89,6 +82,8 @@ def _article(
     ]
     if _not_modified(replica, article, headers):
         return Response(304, b"", validators)
+    if article.bad is not None:
+        return badpages.respond(replica, site, article, validators)
     if site.cms == "vsb":
         page = vsb.article_page(replica, site, article)
     else:
@@ -99,10 +94,30 @@ def _article(
 _DIGITS = re.compile(r"[1-9][0-9]*")
 
 
+def _endless_page(col: Column, path: str) -> tuple[Column, int, int] | None:
+    """Pages of a pager without end: ``/col.htm`` is page 1, ``/col/<n>.htm`` page n, and
+    every page says there is one more."""
+    if path == col.list_path:
+        return col, 1, 2
+    prefix = col.list_path.removesuffix(".htm") + "/"
+    if not (path.startswith(prefix) and path.endswith(".htm")):
+        return None
+    num = path[len(prefix) : -4]
+    # Nine digits bound int() and are far more pages than any crawler should walk.
+    if _DIGITS.fullmatch(num) and len(num) <= 9 and int(num) >= 2:
+        return col, int(num), int(num) + 1
+    return None
+
+
 def _list_page(replica: Replica, site: Site, path: str) -> tuple[Column, int, int] | None:
     """(column, page number counted from the newest, number of pages) of a list page path."""
     for col in site.columns:
-        pages = max(1, -(-len(col.articles) // replica.page_size))
+        if col.pager == "endless":
+            found = _endless_page(col, path)
+            if found is not None:
+                return found
+            continue
+        pages = col.page_count(replica.page_size)
         if path == col.list_path:
             return col, 1, pages
         stem = col.list_path.removesuffix(".htm")
@@ -153,10 +168,37 @@ def _file(site: Site, path: str, query: str) -> Response | None:
     return Response(200, _payload(key, content_type), headers)
 
 
+def redirect(location: str) -> Response:
+    """A 302 with a small body, as nginx sends it."""
+    body = (
+        "<html>\r\n<head><title>302 Found</title></head>\r\n<body>\r\n"
+        "<center><h1>302 Found</h1></center>\r\n<hr><center>nginx</center>\r\n"
+        "</body>\r\n</html>\r\n"
+    )
+    return Response(302, body.encode(), [("Content-Type", "text/html"), ("Location", location)])
+
+
+def _redirect(site: Site, path: str, trap: str | None) -> Response | None:
+    """A hostile redirect of the site, if *path* is one (needs the trap's base URL)."""
+    target = site.redirects.get(path)
+    if target is None:
+        return None
+    if not target.trap:
+        return redirect(target.target)
+    return redirect(trap + target.target) if trap is not None else not_found()
+
+
 def respond(
-    replica: Replica, site_name: str, method: str, target: str, headers: Mapping[str, str]
+    replica: Replica,
+    site_name: str,
+    method: str,
+    target: str,
+    headers: Mapping[str, str],
+    *,
+    trap: str | None = None,
 ) -> Response:
-    """The response to *method* *target* on a site. *headers* must have lower-case names."""
+    """The response to *method* *target* on a site. *headers* must have lower-case names;
+    *trap* is the base URL of the server's trap listener (hostile redirects point there)."""
     if method not in ("GET", "HEAD"):
         return Response(405, b"", [("Allow", "GET, HEAD")])
     path, _, query = target.partition("?")
@@ -178,6 +220,10 @@ def respond(
             return Response(
                 200, _payload(path, "application/pdf"), [("Content-Type", "application/pdf")]
             )
+        if site.redirects:
+            hostile = _redirect(site, path, trap)
+            if hostile is not None:
+                return hostile
         article = site.by_path.get(path)
         if article is not None:
             return _article(replica, site, article, headers)

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from replica.badpages import UNEXTRACTABLE
 from replica.common import block_text, body_blocks
 from replica.model import COLLEGE_TIME_FORM
 
@@ -39,7 +40,8 @@ def record(replica: Replica, site: Site, article: Article, base: str) -> dict[st
         "url": base + article.path,
         "site": base.removeprefix("http://").removeprefix("https://"),
         "columns": [col.label for col in site.columns if article.id in col.index],
-        "title": article.title,
+        # A no_title page shows its title nowhere (the list link text aside): nothing to extract.
+        "title": None if article.bad == "no_title" else article.title,
         "published": published(replica, site, article),
         "authors": list(article.authors),
         "editors": list(article.editors),
@@ -52,12 +54,15 @@ def record(replica: Replica, site: Site, article: Article, base: str) -> dict[st
 
 
 def expected_records(replica: Replica, server: BaseURLs) -> dict[str, dict[str, Any]]:
-    """Every article currently listed in some column, keyed by its absolute URL."""
+    """Every article currently listed in some column, keyed by its absolute URL; bad pages
+    with no content to extract (empty, binary, huge) are not expected."""
     out: dict[str, dict[str, Any]] = {}
     with replica.lock:
         for site in replica.sites.values():
             base = server.base_url(site.name)
             for article in site.listed:
+                if article.bad in UNEXTRACTABLE:
+                    continue
                 rec = record(replica, site, article, base)
                 out[rec["url"]] = rec
     return out

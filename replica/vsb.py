@@ -27,13 +27,18 @@ from replica.common import (
     sidebar,
     truncate,
 )
-from replica.model import Article, Column, Replica, Site
+from replica.model import Article, Column, ExtraLink, Replica, Site
+
+# The charset declaration of every VSB page (bad pages swap it for a GBK one).
+META_CHARSET = '<meta http-equiv="Content-Type" content="text/html; charset=UTF-8" />'
 
 
 def page_path(col: Column, k: int, pages: int) -> str:
     """Path of list page *k* (1 = newest) of *pages*: counting down like the real CMS."""
     if k == 1:
         return col.list_path
+    if col.pager == "endless":  # counts up, since there is no last page to count down from
+        return f"{col.list_path.removesuffix('.htm')}/{k}.htm"
     return f"{col.list_path.removesuffix('.htm')}/{pages - k + 1}.htm"
 
 
@@ -46,7 +51,7 @@ def _head(site: Site, page: str, title: str, kind: str, treeid: int, newsid: int
         '<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Transitional//EN" '
         '"http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd">\n'
         '<html xmlns="http://www.w3.org/1999/xhtml">\n<head>\n'
-        '<meta http-equiv="Content-Type" content="text/html; charset=UTF-8" />\n'
+        f"{META_CHARSET}\n"
         f"<title>{esc(title)}</title>\n"
         f'<meta name="keywords" content="{keywords}" />\n'
         "<!--Announced by Visual SiteBuilder 9-->\n"
@@ -100,11 +105,35 @@ def _pager(col: Column, page: str, k: int, pages: int, total: int) -> str:
     )
 
 
+def _chunk(replica: Replica, col: Column, k: int) -> list[Article]:
+    """The articles list page *k* shows: a slice, or all of them when the column never pages
+    (no pager) or pages forever over the same few (endless)."""
+    if col.pager != "normal":
+        return list(col.articles)
+    size = replica.page_size
+    return col.articles[(k - 1) * size : k * size]
+
+
+def _extra_item(page: str, link: ExtraLink) -> str:
+    href = rel(page, link.href) if link.href.startswith("/") else link.href
+    return (
+        f'<li><a href="{esc(href)}" title="{esc(link.text)}" target="_blank">'
+        f"{esc(link.text)}</a><span>{link.date.isoformat()}</span></li>"
+    )
+
+
+def _pager_block(replica: Replica, col: Column, page: str, k: int, pages: int) -> str:
+    if col.pager == "none":
+        return ""
+    total = len(col.articles) * (pages if col.pager == "endless" else 1)
+    pager = _pager(col, page, k, pages, total)
+    return f'<div class="{replica.theme.pager_wrap_cls}">{pager}</div>\n'
+
+
 def list_page(replica: Replica, site: Site, col: Column, k: int, pages: int) -> str:
     t = replica.theme
     page = page_path(col, k, pages)
-    size = replica.page_size
-    chunk = col.articles[(k - 1) * size : k * size]
+    chunk = _chunk(replica, col, k)
     links = "no_links" not in site.broken
     items = []
     for i, a in enumerate(chunk):
@@ -116,6 +145,8 @@ def list_page(replica: Replica, site: Site, col: Column, k: int, pages: int) -> 
             f'<li><a href="{esc(rel(page, a.path))}"{title_attr} target="_blank">'
             f"{esc(truncate(a.title))}</a><span>{iso(a)}</span></li>"
         )
+    if links and k == 1:
+        items += [_extra_item(page, link) for link in col.extra_links]
     main = (
         f'<div class="{t.list_wrap_cls}">\n'
         + column_block(replica, col)
@@ -123,8 +154,8 @@ def list_page(replica: Replica, site: Site, col: Column, k: int, pages: int) -> 
         + f'<ul class="{t.list_ul_cls}">\n'
         + "\n".join(items)
         + "\n</ul>\n"
-        + f'<div class="{t.pager_wrap_cls}">{_pager(col, page, k, pages, len(col.articles))}'
-        + "</div>\n</div>\n"
+        + _pager_block(replica, col, page, k, pages)
+        + "</div>\n"
     )
     side = sidebar(
         replica,
