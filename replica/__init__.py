@@ -4,21 +4,46 @@ The live sites are unreachable from development machines, so every test and benc
 this replica instead: three NEU-like sites (a VSB news site in Chinese, a VSB English site and
 a WebPlus college sub-site) with their ground truth. See ``build_replica`` and
 ``ReplicaServer``.
+
+Opt-in trouble, off by default: server faults (``ReplicaServer(replica, FaultConfig(...))``,
+:mod:`replica.faults`), bad pages (``build_replica(bad_pages=True)``, :mod:`replica.badpages`)
+and hostile links (``build_replica(hostile=True)``, :mod:`replica.hostile`).
 """
 
+from replica.badpages import BAD_KINDS, UNEXTRACTABLE
+from replica.faults import FAULT_KINDS, TRANSIENT_KINDS, FaultConfig
+from replica.hostile import HOSTILE_KINDS
 from replica.model import Article, Attachment, Column, Replica, Site, build_replica
 from replica.server import LoggedRequest, ReplicaServer
 from replica.theme import Theme, get_theme
 
 __all__ = [
+    "BAD_KINDS",
+    "FAULT_KINDS",
+    "HOSTILE_KINDS",
+    "TRANSIENT_KINDS",
+    "UNEXTRACTABLE",
     "Article",
     "Attachment",
     "Column",
+    "FaultConfig",
     "LoggedRequest",
     "Replica",
     "ReplicaServer",
     "Site",
     "Theme",
+    "bad_pages",
     "build_replica",
     "get_theme",
+    "hostile_links",
 ]
+
+
+def bad_pages(server: ReplicaServer) -> dict[str, str]:
+    """URL -> kind of every bad page the running *server* serves (see Replica.bad_pages)."""
+    return server.replica.bad_pages(server)
+
+
+def hostile_links(server: ReplicaServer) -> dict[str, str]:
+    """URL -> kind of every hostile list link of *server* (see Replica.hostile_links)."""
+    return server.replica.hostile_links(server)

@@ -9,6 +9,7 @@ import threading
 import types
 from collections.abc import Sequence
 
+from replica.faults import TRANSIENT_KINDS, FaultConfig, parse_pins
 from replica.model import build_replica
 from replica.server import ReplicaServer
 
@@ -23,7 +24,35 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--theme", default="default", help="'default' or 'variant-<n>'")
     serve.add_argument("--sources-out", help="write a crawler sources file (TOML) here")
     serve.add_argument("--home", action="store_true", help="sources start at each site's home page")
+    serve.add_argument("--bad-pages", action="store_true", help="add the bad and nopager columns")
+    serve.add_argument("--hostile", action="store_true", help="add the hostile and endless columns")
+    faults = serve.add_argument_group("faults (see replica.faults)")
+    faults.add_argument("--fault-rate", type=float, default=0.0, help="share of requests faulted")
+    faults.add_argument(
+        "--fault-kinds", default=",".join(TRANSIENT_KINDS), help="comma-separated fault kinds"
+    )
+    faults.add_argument("--fault-seed", type=int, default=0, help="seed of the fault RNG")
+    faults.add_argument("--fault-slow", type=float, default=3.0, help="seconds a slow fault waits")
+    faults.add_argument(
+        "--fault-pin",
+        action="append",
+        default=[],
+        metavar="KIND:PATH",
+        help="always answer PATH with fault KIND (repeatable)",
+    )
     return parser
+
+
+def _faults(args: argparse.Namespace) -> FaultConfig | None:
+    """The fault config the flags ask for (None when they ask for none). Raises ValueError."""
+    config = FaultConfig(
+        rate=args.fault_rate,
+        kinds=tuple(k for k in args.fault_kinds.split(",") if k),
+        paths=parse_pins(args.fault_pin),
+        seed=args.fault_seed,
+        slow_seconds=args.fault_slow,
+    )
+    return config if config.active else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -34,7 +63,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             articles_per_column=args.articles_per_column,
             page_size=args.page_size,
             theme=args.theme,
+            bad_pages=args.bad_pages,
+            hostile=args.hostile,
         )
+        faults = _faults(args)
     except ValueError as exc:
         print(f"replica: {exc}", file=sys.stderr)
         return 2
@@ -45,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    with ReplicaServer(replica) as server:
+    with ReplicaServer(replica, faults) as server:
         if args.sources_out:
             replica.write_sources(args.sources_out, server, home=args.home)
         for site in server.sites:

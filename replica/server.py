@@ -8,14 +8,22 @@ logged in :attr:`ReplicaServer.request_log`, except the control endpoints under
   site it is sent to and returns the new URLs (JSON list, newest first);
 * ``GET /__replica__/expected`` returns ``expected_records`` (JSON object);
 * ``POST /__replica__/break?kind=no_links|no_dates`` and ``POST /__replica__/fix`` change the
-  layout of the site they are sent to.
+  layout of the site they are sent to;
+* ``POST /__replica__/faults?rate=0.1&kinds=500,503&seed=1`` replaces the fault config of the
+  whole server (``rate=0`` turns faults off; see :meth:`FaultConfig.from_query`), and
+  ``GET /__replica__/faults`` shows it.
+
+Faults (:mod:`replica.faults`) are injected here, around the routes; every injected fault is
+logged with the request.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import socket
+import struct
 import sys
 import threading
 import types
@@ -24,22 +32,31 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, cast
 from urllib.parse import parse_qs
 
+from replica.faults import FaultConfig, FaultInjector, error_response, loop_origin, loop_partner
+from replica.hostile import TrapServer
 from replica.model import Replica
-from replica.routes import Response, respond
+from replica.response import Response
+from replica.routes import redirect, respond
 
 CONTROL_PREFIX = "/__replica__/"
+NO_RESPONSE = 0  # the logged status of a request answered by a connection reset
+# SO_LINGER on with a zero timeout: close() sends RST at once instead of a FIN.
+_LINGER_RESET = struct.pack("ii", 1, 0)
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class LoggedRequest:
-    """One request a site answered: site name (``news``…), method, path with query, status and
-    the request headers."""
+    """One request a site answered: site name (``news``…), method, path with query, status
+    (0 when a fault reset the connection), the request headers and the injected fault kind."""
 
     site: str
     method: str
     path: str
     status: int
     headers: dict[str, str]
+    fault: str | None = None
 
 
 class _SiteServer(ThreadingHTTPServer):
@@ -108,28 +125,76 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path.startswith(CONTROL_PREFIX):
             self._send(owner._control(srv.site_name, method, self.path), method)
             return
+        fault = owner._fault_for(srv.site_name, self.path)
+        if fault == "reset":
+            self._log(method, NO_RESPONSE, fault)
+            self._reset()
+            return
+        if fault == "slow" and owner._stopping.wait(owner._slow_seconds()):
+            self.close_connection = True  # the server is stopping: answer nothing
+            return
+        response = self._fault_response(fault)
+        if response is None:
+            response = self._response(method)
+        self._log(method, response.status, fault)
+        self._send(response, method, truncate=fault == "truncate")
+
+    def _response(self, method: str) -> Response:
+        srv = self._site_server
+        owner = srv.owner
         headers = {k.lower(): v for k, v in self.headers.items()}
         try:
-            response = respond(owner.replica, srv.site_name, method, self.path, headers)
+            return respond(
+                owner.replica, srv.site_name, method, self.path, headers, trap=owner.trap_url
+            )
         except Exception:  # a bug in a template must not hang the client
             import traceback
 
             traceback.print_exc()
-            response = Response(500, b"internal error\n", [("Content-Type", "text/plain")])
-        owner._record(
-            LoggedRequest(srv.site_name, method, self.path, response.status, dict(self.headers))
-        )
-        self._send(response, method)
+            return Response(500, b"internal error\n", [("Content-Type", "text/plain")])
 
-    def _send(self, response: Response, method: str) -> None:
+    def _fault_response(self, fault: str | None) -> Response | None:
+        """The answer a fault replaces the page with, if it does (slow/truncate keep it)."""
+        if fault != "redirect_loop":
+            return error_response(fault) if fault is not None else None
+        origin = loop_origin(self.path)
+        target = origin if origin is not None else loop_partner(self.path)
+        return redirect(self._site_server.owner.base_url(self._site_server.site_name) + target)
+
+    def _log(self, method: str, status: int, fault: str | None) -> None:
+        srv = self._site_server
+        entry = LoggedRequest(srv.site_name, method, self.path, status, dict(self.headers), fault)
+        srv.owner._record(entry)
+
+    def _reset(self) -> None:
+        """Close the connection with a RST and no response."""
+        self.close_connection = True
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
+        # rfile holds a reference to the socket: the close only happens once it is closed too.
+        self.rfile.close()
+        self.connection.close()
+
+    def _send(self, response: Response, method: str, *, truncate: bool = False) -> None:
         self.send_response(response.status)
         for name, value in response.headers:
             self.send_header(name, value)
         if response.status != 304:
-            self.send_header("Content-Length", str(len(response.body)))
+            self.send_header("Content-Length", str(response.length))
         self.end_headers()
-        if method != "HEAD" and response.status not in (204, 304):
-            self.wfile.write(response.body)
+        if truncate:
+            # The client waits for the rest that Content-Length promised, then sees the close.
+            self.close_connection = True
+        if method == "HEAD" or response.status in (204, 304):
+            return
+        limit = response.length // 2 if truncate else response.length
+        if response.stream is None:
+            self.wfile.write(response.body[:limit])
+            return
+        for chunk in response.stream.chunks():
+            if limit <= 0:
+                break
+            self.wfile.write(chunk[:limit])
+            limit -= len(chunk)
 
 
 class ReplicaServer:
@@ -138,20 +203,31 @@ class ReplicaServer:
     Use as a context manager, or call :meth:`start` and :meth:`stop`.
     """
 
-    def __init__(self, replica: Replica, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, replica: Replica, faults: FaultConfig | None = None, host: str = "127.0.0.1"
+    ) -> None:
         self.replica = replica
         self.host = host
         self._servers: dict[str, _SiteServer] = {}
         self._threads: dict[str, threading.Thread] = {}
         self._log_lock = threading.Lock()
         self._entries: list[LoggedRequest] = []
+        self._faults_lock = threading.Lock()
+        self._injector: FaultInjector | None = None
+        self._fault_config: FaultConfig | None = None
+        self.faults = faults
+        self._stopping = threading.Event()  # ends the waits of slow faults at stop()
+        self._trap: TrapServer | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> ReplicaServer:
         if self._servers:
             return self
+        self._stopping.clear()
         try:
+            if self._needs_trap():
+                self._trap = TrapServer(self.host).start()
             for name in self.replica.sites:
                 srv = _SiteServer(self, name, self.host)
                 self._servers[name] = srv
@@ -170,6 +246,7 @@ class ReplicaServer:
 
     def stop(self) -> None:
         """Stop every site: no thread or port is left behind. Safe to call twice."""
+        self._stopping.set()
         for name, srv in list(self._servers.items()):
             thread = self._threads.pop(name, None)
             if thread is not None and thread.is_alive():
@@ -179,6 +256,9 @@ class ReplicaServer:
             if thread is not None:
                 thread.join(timeout=5)
         self._servers.clear()
+        if self._trap is not None:
+            self._trap.stop()
+            self._trap = None
 
     def __enter__(self) -> ReplicaServer:
         return self.start()
@@ -210,6 +290,54 @@ class ReplicaServer:
     @property
     def sites(self) -> list[str]:
         return list(self._servers)
+
+    # ------------------------------------------------------------------ trap (hostile links)
+
+    def _needs_trap(self) -> bool:
+        with self.replica.lock:
+            return any(r.trap for s in self.replica.sites.values() for r in s.redirects.values())
+
+    @property
+    def trap_url(self) -> str | None:
+        """``http://127.0.0.1:PORT`` of the trap listener (None unless the replica has
+        hostile links and the server runs)."""
+        return self._trap.base_url if self._trap is not None else None
+
+    @property
+    def trap_hits(self) -> list[str]:
+        """Every URL requested from the trap listener so far (it should stay empty)."""
+        return self._trap.hits if self._trap is not None else []
+
+    # ------------------------------------------------------------------ faults
+
+    @property
+    def faults(self) -> FaultConfig | None:
+        """The fault config (None: no faults). Assign a new one at any time: requests from
+        then on use it, with its RNG started afresh from its seed."""
+        return self._fault_config
+
+    @faults.setter
+    def faults(self, config: FaultConfig | None) -> None:
+        # Handlers read _injector once per request: swapping the reference is the atomic part.
+        injector = FaultInjector(config) if config is not None and config.active else None
+        with self._faults_lock:
+            self._injector = injector
+            self._fault_config = config
+        if config is not None:
+            logger.info("replica faults now %r", config)
+
+    def _slow_seconds(self) -> float:
+        config = self._fault_config
+        return config.slow_seconds if config is not None else FaultConfig().slow_seconds
+
+    def _fault_for(self, site: str, target: str) -> str | None:
+        """The fault of this request: loop partners always bounce back, whatever the config."""
+        if loop_origin(target) is not None:
+            return "redirect_loop"
+        injector = self._injector
+        if injector is None:
+            return None
+        return injector.pick(self.base_url(site) + target, target)
 
     # ------------------------------------------------------------------ request log
 
@@ -248,9 +376,17 @@ class ReplicaServer:
             if action == "fix" and method == "POST":
                 self.replica.fix_layout(site)
                 return _json(200, {"site": site, "broken": None})
+            if action == "faults" and method == "POST":
+                self.faults = FaultConfig.from_query(query)
+                return _json(200, self._faults_json())
+            if action == "faults" and method in ("GET", "HEAD"):
+                return _json(200, self._faults_json())
         except (KeyError, ValueError) as exc:
             return _json(400, {"error": str(exc)})
         return _json(404, {"error": f"no control action {method} {action!r}"})
+
+    def _faults_json(self) -> dict[str, object]:
+        return (self._fault_config or FaultConfig()).as_json()
 
 
 def _json(status: int, value: object) -> Response:
