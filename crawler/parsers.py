@@ -160,6 +160,13 @@ class ArticleParser:
             return max(in_head, key=lambda index: (len(before[index].text), index))
         if self.container is None:
             return None
+        # Without <title> to confirm it, a title stands after the breadcrumb, if there is one:
+        # what comes before (column name, navigation) is the site's, not the article's.
+        breadcrumbs = [
+            i for i, block in enumerate(before) if selectors.BREADCRUMB_RE.search(block.text)
+        ]
+        if breadcrumbs:
+            candidates = [index for index in candidates if index > breadcrumbs[-1]]
         headings = [index for index in candidates if before[index].is_heading]
         if headings:
             return headings[-1]

@@ -9,7 +9,6 @@ a crash at any instant neither loses an article nor lets it be written twice.
 from __future__ import annotations
 
 import enum
-import fcntl
 import hashlib
 import logging
 import os
@@ -21,6 +20,7 @@ from typing import Any
 from crawler.blocks import normalize_space
 from crawler.feed import FeedWriter, cut_torn_tail, iter_lines_from
 from crawler.items import utc_now
+from crawler.locks import LockHeld, hold_lock
 from crawler.state import KnownArticle, State
 
 logger = logging.getLogger(__name__)
@@ -220,18 +220,11 @@ def _lock(data_dir: Path) -> int:
     except OSError as exc:
         raise StoreError(f"data directory {data_dir} cannot be created: {exc.strerror}") from None
     try:
-        fd = os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as exc:
-        raise StoreError(f"data directory {data_dir} is not writable: {exc.strerror}") from None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
-        os.close(fd)
+        return hold_lock(data_dir / LOCK_FILE)
+    except LockHeld as held:
         raise StoreError(
-            f"another crawl (pid {holder}) is using data directory {data_dir}; "
+            f"another crawl (pid {held.holder}) is using data directory {data_dir}; "
             "wait for it to finish or use another -s NEU_DATA_DIR"
         ) from None
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
-    return fd
+    except OSError as exc:
+        raise StoreError(f"data directory {data_dir} is not writable: {exc.strerror}") from None

@@ -103,3 +103,22 @@ def test_vsb_list_counting_down_and_sidebar_excluded() -> None:
     assert page.articles[0].title == "完整的标题二"
     assert page.next_url == "https://neunews.neu.edu.cn/ddyw/9.htm"
     assert page.title == "东大要闻"
+
+
+def test_no_title_is_none_not_the_column_name() -> None:
+    html = """<html><head><title></title></head><body>
+    <div class="lm">东大要闻</div><div>当前位置: 网站首页 - 东大要闻 - 正文</div>
+    <form name="_newscontent_fromname"><div>编辑: 白一含 更新日期: 2024-09-15</div>
+    <div id="vsb_content"><div class="v_news_content"><p>正文。</p></div></div></form>
+    </body></html>"""
+    parsed = parse_article(html, "https://neunews.neu.edu.cn/info/1002/9.htm")
+    assert parsed is not None
+    assert parsed.title is None
+    assert parsed.published == "2024-09-15"
+    assert parsed.editors == ["白一含"]
+
+
+def test_empty_and_binary_pages_are_not_articles() -> None:
+    assert parse_article("", "https://x.neu.edu.cn/info/1/1.htm") is None
+    assert parse_article("\x00\x01\x02\x03" * 500, "https://x.neu.edu.cn/info/1/1.htm") is None
+    assert parse_list("   ", "https://x.neu.edu.cn/ddyw.htm") is None
