@@ -138,7 +138,7 @@ def child_error(child: ChildExit, log_file: Path, timeout: float) -> str:
     if child.timed_out:
         return f"timed out after {timeout:.0f}s"
     if child.exit_code == CONFIG_ERROR_EXIT:
-        return f"configuration error: {_last_line(log_file)}"
+        return f"configuration error: {_last_line(log_file).removeprefix('error: ')}"
     if child.exit_code < 0:
         return f"killed by signal {-child.exit_code}"
     return ""
