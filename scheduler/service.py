@@ -24,8 +24,9 @@ logger = logging.getLogger(__name__)
 
 # --once exits like `status`: 0 ok, 1 degraded, 2 failed (and 2 for a configuration error).
 ONCE_EXIT = {OK: 0, DEGRADED: 1, FAILED: 2}
-STILL_RUNNING = "the previous run of this job was still running"
-TOO_LATE = "it could not start within its misfire grace time (another crawl was running)"
+STILL_RUNNING = "the previous run of this job had not ended"
+# Another job's crawl ran long, or the machine was asleep.
+TOO_LATE = "it could not start within its misfire grace time"
 
 
 def stop_on_signals(stop: threading.Event) -> None:

@@ -163,15 +163,22 @@ def test_once_records_one_run_with_the_crawls_figures(tmp_path: Path) -> None:
 
 def test_one_second_schedule_never_overlaps_and_records_skips(tmp_path: Path) -> None:
     replica = build_replica(seed=12, articles_per_column=6, page_size=5)
-    data, port = tmp_path / "data", free_port()
+    data, port, jobs = tmp_path / "data", free_port(), {"fast", "other"}
+    # Two jobs, so that crawls must not overlap across jobs either: "fast" every second, and
+    # "other", due at the start too, whose run waits for the running crawl of "fast".
+    schedule = tmp_path / "schedule.toml"
+    schedule.write_text(
+        '[[jobs]]\nid = "fast"\nevery = "1s"\n'
+        '[[jobs]]\nid = "other"\nevery = "20s"\nsources = ["news-xsdt"]\n'
+    )
     with ReplicaServer(replica) as server:
         sources = replica.write_sources(tmp_path / "sources.toml", server, sites=["news"])
         # Each crawl takes a few seconds: most 1-second ticks find the previous one running.
         command = scheduler_command(
             sources,
             data,
-            "--every",
-            "1s",
+            "--schedule",
+            str(schedule),
             "--metrics-port",
             str(port),
             DOWNLOAD_DELAY="0.1",
@@ -179,7 +186,11 @@ def test_one_second_schedule_never_overlaps_and_records_skips(tmp_path: Path) ->
         )
         process = start(tmp_path, command)
         try:
-            wait_until(lambda: len(crawls(data)) >= 2, 60, "second crawl")
+            wait_until(
+                lambda: len(crawls(data)) >= 3 and {run["job"] for run in crawls(data)} == jobs,
+                60,
+                "third crawl with both jobs",
+            )
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as answer:
                 metrics = answer.read().decode()
         finally:
@@ -187,16 +198,24 @@ def test_one_second_schedule_never_overlaps_and_records_skips(tmp_path: Path) ->
     runs = run_lines(data)
     done = sorted(crawls(data), key=lambda run: run["start"])
     skipped = [run for run in runs if run["outcome"] == "skipped"]
-    assert len(done) >= 2 and skipped
+    assert {run["job"] for run in done} == jobs
     for before, after in pairwise(done):
         assert datetime.fromisoformat(before["end"]) <= datetime.fromisoformat(after["start"])
+    # The data directory's lock would fail an overlapping crawl: none failed.
     assert all(run["outcome"] == "ok" for run in done if not run["stopped"])
-    assert {run["reason"] for run in skipped} == {"the previous run of this job was still running"}
-    assert all(run["job"] == "all" and run["exit_code"] is None for run in skipped)
+    assert {run["job"] for run in skipped} >= {"fast"}
+    # Skipped while its own run went on, or (queued behind "other") too late to start.
+    reasons = {run["reason"] for run in skipped if run["job"] == "fast"}
+    assert "the previous run of this job had not ended" in reasons
+    assert reasons <= {
+        "the previous run of this job had not ended",
+        "it could not start within its misfire grace time",
+    }
+    assert all(run["exit_code"] is None and run["duration"] == 0 for run in skipped)
     for name in METRIC_NAMES:
         assert f"# TYPE {name} " in metrics
-    assert 'neu_news_runs_total{job="all",outcome="skipped"}' in metrics
-    assert 'neu_news_runs_total{job="all",outcome="ok"}' in metrics
+    assert 'neu_news_runs_total{job="fast",outcome="skipped"}' in metrics
+    assert 'neu_news_runs_total{job="fast",outcome="ok"}' in metrics
 
 
 @pytest.mark.parametrize("kind", ["no_links", "no_dates"])
