@@ -41,8 +41,8 @@ def summary(kind: str, notices: Sequence[Notice]) -> str:
         parts = [f"{n.source} {n.status} ({'; '.join(n.problems)})" for n in notices]
         runs = min(notice.runs for notice in notices)
         return (
-            f"{SERVICE}: {len(notices)} source(s) unhealthy for at least {runs} consecutive runs, "
-            f"the site layout may have changed: {', '.join(parts)}"
+            f"{SERVICE}: {len(notices)} source(s) unhealthy for at least {runs} consecutive "
+            f"runs: {', '.join(parts)}"
         )
     parts = [f"{n.source} (after {n.runs} runs)" for n in notices]
     return f"{SERVICE}: {len(notices)} source(s) healthy again: {', '.join(parts)}"

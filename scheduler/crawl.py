@@ -127,7 +127,7 @@ def _supervise(
             kill_at = now + grace
         elif kill_at is not None and now >= kill_at:
             logger.warning(
-                "Crawl pid %d still running %.0fs after SIGTERM: killed", process.pid, grace
+                "Crawl pid %d still running %.1fs after SIGTERM: killed", process.pid, grace
             )
             process.kill()
             kill_at = float("inf")
