@@ -55,11 +55,11 @@ def schedule_main(argv: list[str]) -> int:
                 data_dir=options.data_dir.absolute(),
                 sources_file=options.sources.absolute() if options.sources else None,
                 settings=tuple(check_setting(setting) for setting in options.settings),
-                grace=parse_duration(options.grace),
+                grace=option_duration("--grace", options.grace),
             ),
             timezone=schedule.timezone,
             rules=schedule.rules,
-            timeout=parse_duration(options.timeout) if options.timeout else None,
+            timeout=option_duration("--timeout", options.timeout) if options.timeout else None,
             keep_logs=options.keep_logs,
             webhook=check_webhook(options.webhook),
         )
@@ -89,6 +89,13 @@ def status_main(argv: list[str]) -> int:
         return NO_HISTORY_EXIT
     print(result.text, end="")
     return result.code
+
+
+def option_duration(option: str, value: str) -> float:
+    try:
+        return parse_duration(value)
+    except ConfigError as exc:
+        raise ConfigError(f"{option}: {exc}") from None
 
 
 def check_webhook(url: str | None) -> str | None:

@@ -213,7 +213,8 @@ def test_unknown_job_is_named(sources_file: Path) -> None:
         (["-s", "NEU_DATA_DIR=x"], "setting NEU_DATA_DIR: use --data-dir"),
         (["-s", "DOWNLOAD_DELAY"], "expected KEY=VALUE"),
         (["--webhook", "ftp://x/"], "invalid webhook URL"),
-        (["--grace", "0"], "invalid duration '0'"),
+        (["--grace", "0"], "error: --grace: invalid duration '0'"),
+        (["--timeout", "1w"], "error: --timeout: invalid duration '1w'"),
     ],
 )
 def test_bad_options_print_one_line_and_exit_2(
