@@ -30,6 +30,8 @@ from crawler.urls import absolute_link, is_document
 META_WINDOW = 6
 # A block that is a date on its own ("2023年4月7日 10:30") is short; a longer one is prose.
 MAX_BARE_DATE_BLOCK = 40
+# Without a content container, fewer paragraph characters than this are not an article body.
+MIN_FALLBACK_BODY = 100
 MIN_TITLE_LENGTH = 4
 MAX_TITLE_LENGTH = 300
 IMAGE_EXTENSIONS = frozenset({"jpg", "jpeg", "png", "gif", "bmp", "webp", "svg"})
@@ -110,19 +112,27 @@ class ArticleParser:
             images=self.images(),
             attachments=self.attachments(),
             parser=f"{self.name}/{self.version}",
-            container_found=self.container is not None,
+            container_found=self.cms_container is not None,
         )
 
     # -- structure -------------------------------------------------------------------------------
 
     @cached_property
-    def container(self) -> lxml_html.HtmlElement | None:
-        """The element holding the article body, or None when the page has none."""
+    def cms_container(self) -> lxml_html.HtmlElement | None:
+        """The CMS's own content container, or None when the page has none."""
         for xpath in self.container_xpaths:
             found = self.tree.xpath(xpath)
             if found:
                 return found[0]
         return None
+
+    @cached_property
+    def container(self) -> lxml_html.HtmlElement | None:
+        """The element holding the body: the CMS's container, else the one whose paragraphs
+        hold the most text, else None (then trafilatura reads the whole page)."""
+        if self.cms_container is not None:
+            return self.cms_container
+        return densest_paragraphs(self.tree)
 
     @cached_property
     def scope(self) -> lxml_html.HtmlElement:
@@ -309,6 +319,23 @@ PARSERS: dict[str | None, tuple[type[ArticleParser], ...]] = {
     "vsb": (VsbArticleParser,),
     "webplus": (WebPlusArticleParser,),
 }
+
+
+def densest_paragraphs(tree: lxml_html.HtmlElement) -> lxml_html.HtmlElement | None:
+    """The element whose own <p> children hold the most text, if they hold enough to be a body."""
+    scores: dict[lxml_html.HtmlElement, int] = {}
+    for paragraph in tree.iter("p"):
+        parent = paragraph.getparent()
+        if parent is None or paragraph.xpath("ancestor::a"):
+            continue
+        text = normalize_space(paragraph.text_content())
+        links = sum(len(normalize_space(a.text_content())) for a in paragraph.iter("a"))
+        if links * 2 < len(text):
+            scores[parent] = scores.get(parent, 0) + len(text)
+    if not scores:
+        return None
+    best = max(scores, key=scores.__getitem__)
+    return best if scores[best] >= MIN_FALLBACK_BODY else None
 
 
 def _is_image(url: str) -> bool:

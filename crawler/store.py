@@ -207,8 +207,18 @@ def _feed_line(
 
 
 def check_data_dir(data_dir: Path) -> None:
-    """Raise ``StoreError`` now if a crawl could not use *data_dir* (missing, locked, full…)."""
-    Store(data_dir).close()
+    """Raise ``StoreError`` now if a crawl could not use *data_dir* (missing, locked, full…).
+
+    Changes nothing in it: repairs are the crawl's, logged in its log.
+    """
+    lock_fd = _lock(data_dir)
+    try:
+        State(data_dir / STATE_FILE).close()
+        os.close(os.open(data_dir / FEED_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644))
+    except (OSError, sqlite3.Error) as exc:
+        raise StoreError(f"data directory {data_dir} cannot be used: {exc}") from None
+    finally:
+        os.close(lock_fd)
 
 
 def _lock(data_dir: Path) -> int:

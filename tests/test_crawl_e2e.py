@@ -53,7 +53,7 @@ def test_backfill_gives_one_exact_record_per_article(tmp_path: Path, theme: str)
     undated = sum(1 for record in expected.values() if record["published"] is None)
     assert undated > 0
     assert result.stat("neu/missing/published") == undated
-    assert result.stat("neu/extract/fallback_whole_page") == 0
+    assert result.stat("neu/extract/no_container") == 0
 
 
 def test_home_pages_discover_columns_and_never_leave_the_sites(tmp_path: Path) -> None:

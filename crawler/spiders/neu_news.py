@@ -12,7 +12,7 @@ from typing import Any, Self
 import scrapy
 from scrapy import signals
 from scrapy.crawler import Crawler
-from scrapy.exceptions import DontCloseSpider
+from scrapy.exceptions import DontCloseSpider, DownloadCancelledError
 from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
@@ -30,9 +30,9 @@ from crawler.urls import article_id, canonical_url
 
 logger = logging.getLogger(__name__)
 
-# Answers that say an article is not there rather than that the server is struggling: they do
-# not make the next run walk the whole column again.
-PERMANENT_STATUSES = frozenset({404, 410})
+# Failures that say a page is not there (or never fits) rather than that the server struggles:
+# they do not make the next run walk the whole column again.
+PERMANENT_FAILURES = frozenset({"http_404", "http_410", "too_large"})
 
 
 @dataclass
@@ -68,6 +68,7 @@ class NeuNewsSpider(scrapy.Spider):
         self.max_list_pages = 0
         self.lookback_pages = 0
         self.recheck_days = 0.0
+        self.max_url_length = 0
         self.store: Store | None = None
         # id -> labels of the columns listing it, in the order they were seen.
         self.columns_of: dict[str, list[str]] = {}
@@ -84,6 +85,8 @@ class NeuNewsSpider(scrapy.Spider):
         spider.max_list_pages = crawler.settings.getint("NEU_MAX_LIST_PAGES")
         spider.lookback_pages = crawler.settings.getint("NEU_LOOKBACK_PAGES")
         spider.recheck_days = crawler.settings.getfloat("NEU_RECHECK_DAYS")
+        # Article requests go straight to the engine, past UrlLengthMiddleware: check here.
+        spider.max_url_length = crawler.settings.getint("URLLENGTH_LIMIT")
         crawler.signals.connect(spider.start_article_phase, signal=signals.spider_idle)
         return spider
 
@@ -174,7 +177,7 @@ class NeuNewsSpider(scrapy.Spider):
                 article, _header(response, b"ETag"), _header(response, b"Last-Modified")
             )
         if not parsed.container_found:
-            self._count(source, "extract/fallback_whole_page")
+            self._count(source, "extract/no_container")
         for name, value in (
             ("title", parsed.title),
             ("published", parsed.published),
@@ -206,12 +209,10 @@ class NeuNewsSpider(scrapy.Spider):
         self._failed(failure, _failed_request(failure).cb_kwargs["source"], None)
 
     def _failed(self, failure: Failure, source: Source, walk: Walk | None) -> None:
-        error = failure.value
-        status = error.response.status if isinstance(error, HttpError) else None
-        reason = f"http_{status}" if status else type(error).__name__
+        reason = _failure_reason(failure.value)
         self._count(source, f"failed/{reason}")
         logger.warning("Failed (%s): %s", reason, _failed_request(failure).url)
-        if walk is not None and status not in PERMANENT_STATUSES:
+        if walk is not None and reason not in PERMANENT_FAILURES:
             walk.failed = True
             if self.store is not None:
                 self.store.set_walk_complete(walk.key, False)
@@ -245,6 +246,9 @@ class NeuNewsSpider(scrapy.Spider):
             logger.warning("No article links on list page %s", url)
         known = 0
         for listed in page.articles:
+            if len(listed.url) > self.max_url_length:
+                self._count(source, "skipped/url_too_long")
+                continue
             article = article_id(listed.url)
             columns = self.columns_of.setdefault(article, [])
             first_sight = not columns
@@ -340,3 +344,12 @@ def _failed_request(failure: Failure) -> scrapy.Request:
     """The request an errback's failure is about (Scrapy attaches it to the failure)."""
     request: scrapy.Request = failure.request  # type: ignore[attr-defined]
     return request
+
+
+def _failure_reason(error: BaseException | None) -> str:
+    """A short reason for a failed request: ``http_503``, ``too_large``, ``TimeoutError``…"""
+    if isinstance(error, HttpError):
+        return f"http_{error.response.status}"
+    if isinstance(error, DownloadCancelledError) and "max size" in str(error):
+        return "too_large"
+    return type(error).__name__
