@@ -14,12 +14,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
+from crawler.feed import FEED_FILE
 from crawler.reader import follow_feed, iter_feed
+from crawler.state import STATE_FILE
 
 logger = logging.getLogger(__name__)
 
-FEED_FILE = "articles.jsonl"
-STATE_FILE = "state.sqlite3"
 DEFAULT_DATA_DIR = Path("data")
 # Subcommands owned by the scheduler package; their arguments are its business.
 DELEGATED = ("schedule", "status")

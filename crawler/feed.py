@@ -11,6 +11,8 @@ from typing import Any
 
 logger = logging.getLogger(__name__)
 
+# The feed's file name inside a data directory.
+FEED_FILE = "articles.jsonl"
 READ_CHUNK = 1 << 16
 
 

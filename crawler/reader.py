@@ -18,13 +18,14 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from crawler.state import STATE_FILE
+
 logger = logging.getLogger(__name__)
 
 Record = dict[str, Any]
 # Whether a record with this (id, version) is the latest version of its id.
 LatestCheck = Callable[[str, int], bool]
 
-STATE_FILE = "state.sqlite3"
 _TAIL_CHUNK = 1 << 16
 
 

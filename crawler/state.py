@@ -12,6 +12,9 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
+# The state's file name inside a data directory.
+STATE_FILE = "state.sqlite3"
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
     id TEXT PRIMARY KEY,

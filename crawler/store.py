@@ -18,15 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from crawler.blocks import normalize_space
-from crawler.feed import FeedWriter, cut_torn_tail, iter_lines_from
+from crawler.feed import FEED_FILE, FeedWriter, cut_torn_tail, iter_lines_from
 from crawler.items import utc_now
 from crawler.locks import LockHeld, hold_lock
-from crawler.state import KnownArticle, State
+from crawler.state import STATE_FILE, KnownArticle, State
 
 logger = logging.getLogger(__name__)
 
-FEED_FILE = "articles.jsonl"
-STATE_FILE = "state.sqlite3"
 LOCK_FILE = ".lock"
 # Bodies shorter than this (empty pages, "详见附件") say too little to call two pages the same.
 MIN_DEDUP_BODY = 40
