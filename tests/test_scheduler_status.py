@@ -14,8 +14,12 @@ from scheduler.__main__ import main
 from scheduler.health import DEGRADED, FAILED, OK, SourceState
 from scheduler.history import save_health
 
-NOW = datetime.now(UTC)
 INTERVAL = 1800.0
+
+
+def ago(delta: timedelta = timedelta()) -> datetime:
+    """A moment *delta* before now (now read at each call: the suite may run for minutes)."""
+    return datetime.now(UTC) - delta
 
 
 def run_line(outcome: str, end: datetime, **fields: Any) -> dict[str, Any]:
@@ -44,7 +48,7 @@ def data_dir(tmp_path: Path, runs: list[dict[str, Any]], health: dict[str, str])
     data = tmp_path / "data"
     data.mkdir()
     (data / "runs.jsonl").write_text("".join(json.dumps(run) + "\n" for run in runs))
-    when = NOW.isoformat()
+    when = datetime.now(UTC).isoformat()
     states = {
         name: SourceState(
             status=status,
@@ -68,7 +72,7 @@ def status(data: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
 
 
 def test_healthy(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    data = data_dir(tmp_path, [run_line(OK, NOW - timedelta(minutes=5))], {"a": OK, "b": OK})
+    data = data_dir(tmp_path, [run_line(OK, ago(timedelta(minutes=5)))], {"a": OK, "b": OK})
     code, out = status(data, capsys)
     assert code == 0
     assert "Status: healthy (2 sources ok)" in out
@@ -92,8 +96,8 @@ def test_healthy(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_degraded(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     runs = [
-        run_line(OK, NOW - timedelta(minutes=35)),
-        run_line(DEGRADED, NOW - timedelta(minutes=5)),
+        run_line(OK, ago(timedelta(minutes=35))),
+        run_line(DEGRADED, ago(timedelta(minutes=5))),
     ]
     data = data_dir(tmp_path, runs, {"a": OK, "b": DEGRADED})
     code, out = status(data, capsys)
@@ -105,7 +109,7 @@ def test_degraded(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_failing_source(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    data = data_dir(tmp_path, [run_line(DEGRADED, NOW)], {"a": DEGRADED, "b": FAILED})
+    data = data_dir(tmp_path, [run_line(DEGRADED, ago())], {"a": DEGRADED, "b": FAILED})
     code, out = status(data, capsys)
     assert code == 2
     assert "failing: 1 source(s) failed: b; 1 source(s) degraded: a" in out
@@ -114,11 +118,11 @@ def test_failing_source(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
 def test_stale_after_three_intervals_without_success(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    last_ok = NOW - timedelta(seconds=3 * INTERVAL + 60)
+    last_ok = ago(timedelta(seconds=3 * INTERVAL + 60))
     runs = [
         run_line(OK, last_ok),
-        run_line(FAILED, NOW - timedelta(minutes=30), failure="timed out after 1800s"),
-        run_line("skipped", NOW - timedelta(minutes=1), reason="still running"),
+        run_line(FAILED, ago(timedelta(minutes=30)), failure="timed out after 1800s"),
+        run_line("skipped", ago(timedelta(minutes=1)), reason="still running"),
     ]
     data = data_dir(tmp_path, runs, {"a": OK, "b": OK})
     code, out = status(data, capsys)
@@ -130,14 +134,14 @@ def test_stale_after_three_intervals_without_success(
 def test_not_stale_within_three_intervals(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    runs = [run_line(OK, NOW - timedelta(seconds=3 * INTERVAL - 60))]
+    runs = [run_line(OK, ago(timedelta(seconds=3 * INTERVAL - 60)))]
     assert status(data_dir(tmp_path, runs, {"a": OK, "b": OK}), capsys)[0] == 0
 
 
 def test_never_successful_is_stale_three_intervals_after_the_first_run(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    runs = [run_line(FAILED, NOW - timedelta(seconds=3 * INTERVAL + 60))]
+    runs = [run_line(FAILED, ago(timedelta(seconds=3 * INTERVAL + 60)))]
     code, out = status(data_dir(tmp_path, runs, {}), capsys)
     assert code == 2
     assert "no successful run ever" in out and "none judged yet" in out
@@ -159,6 +163,6 @@ def test_empty_or_missing_data_dir(
 
 
 def test_neu_news_status_delegates(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    data = data_dir(tmp_path, [run_line(OK, NOW)], {"a": OK, "b": DEGRADED})
+    data = data_dir(tmp_path, [run_line(OK, ago())], {"a": OK, "b": DEGRADED})
     assert cli_main(["status", "--data-dir", str(data), "--runs", "1"]) == 1
     assert "Last 1 runs in" in capsys.readouterr().out
