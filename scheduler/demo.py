@@ -15,6 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from crawler.feed import FEED_FILE
 from replica import ReplicaServer, build_replica
 from scheduler.health import SKIPPED
 from scheduler.history import RUNS_FILE
@@ -110,7 +111,7 @@ def crawl_runs(data: Path) -> list[dict[str, object]]:
 
 
 def feed_lines(data: Path) -> list[dict[str, object]]:
-    text = (data / "articles.jsonl").read_text(encoding="utf-8")
+    text = (data / FEED_FILE).read_text(encoding="utf-8")
     return [json.loads(line) for line in text.splitlines()]
 
 

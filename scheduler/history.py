@@ -7,7 +7,6 @@ O_APPEND, as the feed does: a reader never sees half a line, and two writers nev
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import os
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from crawler.feed import cut_torn_tail
+from crawler.locks import LockHeld, hold_lock
 from scheduler.health import SourceState
 
 logger = logging.getLogger(__name__)
@@ -55,22 +55,15 @@ def lock_data_dir(data_dir: Path) -> int:
     try:
         data_dir.mkdir(exist_ok=True)
         (data_dir / LOGS_DIR).mkdir(exist_ok=True)
-        fd = os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        return hold_lock(data_dir / LOCK_FILE)
+    except LockHeld as exc:
+        raise DataDirError(
+            f"another scheduler (pid {exc.holder}) is using data directory {data_dir}"
+        ) from None
     except FileNotFoundError:
         raise DataDirError(f"data directory {data_dir}: its parent does not exist") from None
     except OSError as exc:
         raise DataDirError(f"data directory {data_dir} is not usable: {exc.strerror}") from None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
-        os.close(fd)
-        raise DataDirError(
-            f"another scheduler (pid {holder}) is using data directory {data_dir}"
-        ) from None
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
-    return fd
 
 
 def repair_runs(data_dir: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -19,6 +20,7 @@ from scheduler.config import (
     misfire_grace,
     parse_duration,
 )
+from scheduler.history import lock_data_dir
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 SOURCES = """
@@ -237,3 +239,14 @@ def test_data_dir_without_parent_is_a_config_error(
 ) -> None:
     assert main(["--once", "--data-dir", str(tmp_path / "no" / "data")]) == 2
     assert "its parent does not exist" in capsys.readouterr().err
+
+
+def test_one_scheduler_per_data_dir(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    held = lock_data_dir(tmp_path / "data")
+    try:
+        assert main(["--once", "--data-dir", str(tmp_path / "data")]) == 2
+    finally:
+        os.close(held)
+    assert (
+        f"another scheduler (pid {os.getpid()}) is using data directory" in capsys.readouterr().err
+    )
