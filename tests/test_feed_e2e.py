@@ -207,3 +207,37 @@ def test_feed_follow_sees_lines_of_a_concurrent_crawl(
         follower.terminate()
         follower.wait(timeout=10)
     assert seen == read_feed(data)
+
+
+def test_incremental_run_killed_while_fetching_loses_nothing_next_time(
+    tmp_path: Path, replica: Replica, server: ReplicaServer, sources_file: Path
+) -> None:
+    data = tmp_path / "data"
+    assert run_crawl(sources_file, data, tmp_path / "run1", NEU_RECHECK_DAYS="0").returncode == 0
+    before = len(read_feed(data))
+    replica.publish("news", "ddyw", n=14)  # three list pages of new articles
+
+    out = tmp_path / "killed"
+    out.mkdir()
+    slow = subprocess.Popen(
+        crawl_command(sources_file, data, out, DOWNLOAD_DELAY="0.2",
+                      CONCURRENT_REQUESTS_PER_DOMAIN="1", NEU_RECHECK_DAYS="0",
+                      NEU_FEED_BATCH_SIZE="1",
+                      # Oldest request first: page 1's articles are done before the others.
+                      SCHEDULER_MEMORY_QUEUE="scrapy.squeues.FifoMemoryQueue"),
+        cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        # Past the first list page's five articles: page 1 is all known, pages 2-3 are not.
+        while len(read_feed(data)) < before + 7 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        slow.kill()
+        slow.wait()
+    landed = len(read_feed(data))
+    assert before + 7 <= landed < before + 14, "the kill must land mid-way through the articles"
+
+    again = run_crawl(sources_file, data, tmp_path / "again", NEU_RECHECK_DAYS="0")
+    assert again.returncode == 0, again.stderr
+    assert {line["url"] for line in read_feed(data)} == set(replica.expected_records(server))

@@ -47,6 +47,7 @@ class Walk:
     pages: int = 0
     seen: set[str] = field(default_factory=set)
     failed: bool = False
+    fetching: bool = False  # article requests queued: unfinished until they are all done
 
 
 class NeuNewsSpider(scrapy.Spider):
@@ -74,6 +75,7 @@ class NeuNewsSpider(scrapy.Spider):
         self.columns_of: dict[str, list[str]] = {}
         # Article requests held back until the list phase is over.
         self.article_requests: list[scrapy.Request] = []
+        self.walks: list[Walk] = []
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
@@ -113,11 +115,17 @@ class NeuNewsSpider(scrapy.Spider):
         self.article_requests.extend(self._recheck_requests())
 
     def start_article_phase(self) -> None:
-        """When no list page is left to read, fetch the articles they listed."""
+        """When no list page is left to read, fetch the articles they listed; when nothing is
+        left at all, the walks that met no failure are finished."""
         if not self.article_requests:
+            self._finish_walks()
             return
         requests, self.article_requests = self.article_requests, []
         logger.info("List pages done; fetching %d articles", len(requests))
+        if self.store is not None:
+            # The walks about to fetch are unfinished on disk before any of their articles is
+            # known: a kill from here on makes the next run walk them in full again.
+            self.store.flush()
         assert self.crawler.engine is not None
         for request in requests:
             self.crawler.engine.crawl(request)
@@ -222,13 +230,15 @@ class NeuNewsSpider(scrapy.Spider):
     def _new_walk(self, url: str, source: Source, column: str | None) -> Walk:
         key = canonical_url(url)
         finished_before = self.store is not None and self.store.walk_complete(key)
-        return Walk(
+        walk = Walk(
             key=key,
             source=source,
             column=column,
             full=self.mode == "backfill" or not finished_before,
             lookback=self.lookback_pages,
         )
+        self.walks.append(walk)
+        return walk
 
     def _list_request(self, url: str, walk: Walk) -> scrapy.Request:
         return scrapy.Request(
@@ -262,6 +272,7 @@ class NeuNewsSpider(scrapy.Spider):
             elif not first_sight:
                 self._count(source, "skipped/listed_again")
             else:
+                self._mark_fetching(walk)
                 self.article_requests.append(
                     scrapy.Request(
                         listed.url,
@@ -276,8 +287,18 @@ class NeuNewsSpider(scrapy.Spider):
         next_url = self._next_list_url(page, walk)
         if next_url:
             yield self._list_request(next_url, walk)
-        elif not walk.failed and self.store is not None:
-            self.store.set_walk_complete(walk.key, True)
+
+    def _mark_fetching(self, walk: Walk) -> None:
+        if not walk.fetching and self.store is not None:
+            self.store.set_walk_complete(walk.key, False)
+        walk.fetching = True
+
+    def _finish_walks(self) -> None:
+        if self.store is None:
+            return
+        for walk in self.walks:
+            if not walk.failed:
+                self.store.set_walk_complete(walk.key, True)
 
     def _next_list_url(self, page: ListPage, walk: Walk) -> str | None:
         if not page.next_url:
