@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 
 from replica import ReplicaServer, build_replica
 from tests.conftest import PROJECT_ROOT, crawl_command, read_feed, run_crawl
+from tests.test_scheduler_e2e import scheduler_command
 
 pytestmark = pytest.mark.soak
 
@@ -51,6 +53,41 @@ def test_twenty_kill_9s_during_a_1000_article_backfill_lose_and_duplicate_nothin
         assert kills >= KILLS * 3 // 4, f"only {kills} kills landed mid-crawl"
         print(f"{kills} kill -9s mid-backfill of {len(expected)} articles")
         final = run_crawl(sources, data, tmp_path / "final", "-a", "mode=backfill")
+    assert final.returncode == 0, final.stderr
+    feed = read_feed(data)
+    keys = [(line["id"], line["version"]) for line in feed]
+    assert len(keys) == len(set(keys))
+    assert {line["url"] for line in feed} == expected
+
+
+def test_twenty_sigterms_to_the_scheduler_during_a_1000_article_crawl_lose_nothing(
+    tmp_path: Path,
+) -> None:
+    replica = build_replica(seed=2000, articles_per_column=143, page_size=10)
+    with ReplicaServer(replica) as server:
+        expected = set(replica.expected_records(server))
+        sources = tmp_path / "sources.toml"
+        replica.write_sources(sources, server)
+        data = tmp_path / "data"
+        command = scheduler_command(sources, data, "--once", "--grace", "30s")
+        rng = random.Random(2000)
+        stops = 0
+        while stops < KILLS:
+            process = subprocess.Popen(
+                command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+            time.sleep(rng.uniform(1.0, 3.5))
+            if process.poll() is not None:
+                break  # the crawl completed before this stop
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=60) == 0
+            stops += 1
+            feed = read_feed(data) if (data / "articles.jsonl").exists() else []
+            keys = [(line["id"], line["version"]) for line in feed]
+            assert len(keys) == len(set(keys))
+        assert stops >= KILLS * 3 // 4, f"only {stops} stops landed mid-crawl"
+        print(f"{stops} SIGTERMs to the scheduler mid-crawl of {len(expected)} articles")
+        final = subprocess.run(command, cwd=tmp_path, capture_output=True, timeout=300, check=False)
     assert final.returncode == 0, final.stderr
     feed = read_feed(data)
     keys = [(line["id"], line["version"]) for line in feed]
