@@ -3,6 +3,7 @@ the feed loses nothing and gains no garbage."""
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,9 @@ def test_ten_percent_random_faults_feed_complete_within_three_runs(tmp_path: Pat
     keys = [(line["id"], line["version"]) for line in feed]
     assert len(keys) == len(set(keys))
     assert len(injected) >= 10
+    print(
+        f"{len(injected)} faults injected {dict(Counter(injected))}; complete after {len(runs)} runs"
+    )
     first = runs[0]
     failures = {key: value for key, value in first.stats.items() if key.startswith("neu/failed/")}
     retries = first.stat("retry/count")
