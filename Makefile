@@ -42,3 +42,8 @@ clean:
 .PHONY: demo
 demo: install
 	$(BIN)/python -m scheduler.demo
+
+# Speed, request cost and scale against a large local replica; about 4 minutes, not a test.
+.PHONY: bench
+bench: install
+	$(BIN)/python -m benchmarks
