@@ -7,7 +7,7 @@ import logging
 import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 logger = logging.getLogger(__name__)
 
@@ -51,21 +51,39 @@ def cut_torn_tail(path: Path) -> int:
         return size - end
 
 
+def complete_lines(handle: IO[bytes], offset: int = 0) -> Iterator[tuple[int, bytes]]:
+    """(offset, line) for each complete line from the handle's position, stopping before a torn
+    last line."""
+    for line in handle:
+        if not line.endswith(b"\n"):
+            return
+        yield offset, line
+        offset += len(line)
+
+
+def parse_line(line: bytes, offset: int, path: Path | None = None) -> dict[str, Any] | None:
+    """The JSON object on one feed line, or None (logged) if the line is not one."""
+    if line.isspace():
+        return None
+    try:
+        value = json.loads(line.decode("utf-8"))
+    except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError alike
+        logger.warning("Skipping a bad feed line at offset %d of %s: %s", offset, path, exc)
+        return None
+    if not isinstance(value, dict):
+        logger.warning("Skipping a feed line at offset %d of %s: not an object", offset, path)
+        return None
+    return value
+
+
 def iter_lines_from(path: Path, offset: int) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Complete lines after byte *offset*, each with the offset just past it."""
+    """The records on complete lines after byte *offset*, each with the offset just past it."""
     with path.open("rb") as file:
         file.seek(offset)
-        position = offset
-        for raw in file:
-            if not raw.endswith(b"\n"):
-                return
-            position += len(raw)
-            try:
-                yield position, json.loads(raw)
-            except ValueError:
-                logger.warning(
-                    "Skipping a line of %s that is not JSON (ends at %d)", path, position
-                )
+        for start, line in complete_lines(file, offset):
+            record = parse_line(line, start, path)
+            if record is not None:
+                yield start + len(line), record
 
 
 class FeedWriter:

@@ -18,6 +18,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from crawler.feed import complete_lines, parse_line
 from crawler.state import STATE_FILE
 
 logger = logging.getLogger(__name__)
@@ -52,7 +53,7 @@ def iter_feed(
     with ExitStack() as stack:
         handle = stack.enter_context(path.open("rb"))
         check = stack.enter_context(_latest_check(path, state_path)) if latest else None
-        for offset, line in _complete_lines(handle):
+        for offset, line in complete_lines(handle):
             record = _select(line, offset, path, since, source, check)
             if record is not None:
                 yield record
@@ -85,21 +86,6 @@ def follow_feed(
             record = _select(line, offset, path, since, source, check)
             if record is not None:
                 yield record
-
-
-def parse_line(line: bytes, offset: int, path: Path | None = None) -> Record | None:
-    """The JSON object on one feed line, or None (logged) if the line is not one."""
-    if line.isspace():
-        return None
-    try:
-        value = json.loads(line.decode("utf-8"))
-    except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError alike
-        logger.warning("Skipping a bad feed line at offset %d of %s: %s", offset, path, exc)
-        return None
-    if not isinstance(value, dict):
-        logger.warning("Skipping a feed line at offset %d of %s: not an object", offset, path)
-        return None
-    return value
 
 
 def published_date(record: Record) -> date | None:
@@ -171,7 +157,7 @@ def scan_max_versions(path: Path) -> dict[str, int]:
     except FileNotFoundError:
         return versions
     with handle:
-        for _offset, line in _complete_lines(handle):
+        for _offset, line in complete_lines(handle):
             try:
                 record = json.loads(line.decode("utf-8"))
             except ValueError:
@@ -234,16 +220,6 @@ def _is_latest_in_memory(versions: dict[str, int], article_id: str, version: int
     return True
 
 
-def _complete_lines(handle: IO[bytes], offset: int = 0) -> Iterator[tuple[int, bytes]]:
-    """(offset, line) for each complete line from the handle's position, stopping before a torn
-    last line."""
-    for line in handle:
-        if not line.endswith(b"\n"):
-            return
-        yield offset, line
-        offset += len(line)
-
-
 def _follow_lines(
     path: Path, poll_interval: float, stop: threading.Event, from_start: bool
 ) -> Iterator[tuple[int, bytes]]:
@@ -261,7 +237,7 @@ def _follow_lines(
                     stop.wait(poll_interval)
                     continue
                 if skip_existing:
-                    offset = _end_of_complete_lines(handle)
+                    offset = _end_ofcomplete_lines(handle)
                     skip_existing = False
                 handle.seek(offset)
                 pending, reads = b"", 0
@@ -319,7 +295,7 @@ def _restart_offset(handle: IO[bytes], path: Path, offset: int, position: int) -
     return 0
 
 
-def _end_of_complete_lines(handle: IO[bytes]) -> int:
+def _end_ofcomplete_lines(handle: IO[bytes]) -> int:
     """The offset just past the file's last newline (0 if it has none)."""
     position = handle.seek(0, os.SEEK_END)
     while position > 0:
