@@ -10,6 +10,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 DEFAULT_SOURCES_FILE = Path(__file__).with_name("sources.toml")
@@ -53,14 +54,7 @@ class Source:
 def load_sources(path: str | Path | None = None) -> list[Source]:
     """Read and validate a sources file (the shipped default when *path* is None)."""
     file = Path(path) if path else DEFAULT_SOURCES_FILE
-    try:
-        data = tomllib.loads(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SourcesError(f"{file}: sources file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SourcesError(f"{file}: cannot read sources file: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise SourcesError(f"{file}: not valid TOML: {exc}") from None
+    data = read_toml(file, "sources file", SourcesError)
 
     unknown_top = set(data) - {"sources"}
     if unknown_top:
@@ -78,6 +72,18 @@ def load_sources(path: str | Path | None = None) -> list[Source]:
         seen.add(source.name)
         sources.append(source)
     return sources
+
+
+def read_toml(file: Path, what: str, error: type[ValueError]) -> dict[str, Any]:
+    """The tables of a TOML file, or *error* with one line naming the file and the problem."""
+    try:
+        return tomllib.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise error(f"{file}: {what} not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise error(f"{file}: cannot read {what}: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise error(f"{file}: not valid TOML: {exc}") from None
 
 
 def select_sources(sources: list[Source], names: str | None) -> list[Source]:

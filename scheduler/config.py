@@ -6,19 +6,17 @@ Every problem is reported as one ``ConfigError`` line before anything is started
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from crawler.sources import Source, SourcesError, load_sources
+from crawler.sources import Source, SourcesError, load_sources, read_toml
 
 DEFAULT_SCHEDULE_FILE = Path(__file__).with_name("schedule.toml")
 DEFAULT_TIMEZONE = "Asia/Shanghai"
@@ -97,7 +95,7 @@ def load_schedule(
 ) -> Schedule:
     """The schedule from *schedule_file* (the shipped one if None) and command-line overrides."""
     file = schedule_file or DEFAULT_SCHEDULE_FILE
-    data = _read_toml(file)
+    data = read_toml(file, "schedule file", ConfigError)
     unknown = sorted(set(data) - TOP_KEYS)
     if unknown:
         raise ConfigError(f"{file}: unknown top-level key {unknown[0]!r}")
@@ -319,17 +317,6 @@ def _parse_job_table(file: Path, index: int, table: object) -> _JobTable:
         raise ConfigError(f"{label}: key 'sources' must be a non-empty list of source names")
     names = tuple(sources) if sources is not None else None
     return _JobTable(job_id, every, cron, names, f"{file}: job {job_id!r}")
-
-
-def _read_toml(file: Path) -> dict[str, Any]:
-    try:
-        return tomllib.loads(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{file}: schedule file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{file}: cannot read schedule file: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{file}: not valid TOML: {exc}") from None
 
 
 def _load_sources(sources_file: Path | None) -> list[Source]:
