@@ -60,13 +60,18 @@ def _version(name: str) -> str | None:
 
 
 def _git_commit() -> str | None:
+    """The commit measured, with ``+dirty`` when tracked files differ from it."""
+    head = _git("rev-parse", "--short", "HEAD")
+    if head is None:
+        return None
+    changed = _git("status", "--porcelain", "--untracked-files=no")
+    return f"{head}+dirty" if changed else head
+
+
+def _git(*args: str) -> str | None:
     try:
         completed = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=PROJECT_ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
+            ["git", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
         )
     except (OSError, subprocess.CalledProcessError):
         return None
