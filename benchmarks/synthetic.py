@@ -74,7 +74,7 @@ def extend_data_dir(source: Path, target: Path, total: int) -> Generated:
     known = _copy_state(source / STATE_FILE, target / STATE_FILE)
     feed = target / FEED_FILE
     shutil.copyfile(source / FEED_FILE, feed)
-    existing_lines = count_lines(feed)
+    existing_lines = _count_lines(feed)
     synthetic = range(known, total)
     _append(feed, target / STATE_FILE, _templates(feed), synthetic)
     return Generated(
@@ -102,7 +102,7 @@ def copy_prefix(feed: Path, target_dir: Path, lines: int) -> None:
             lines -= newlines
 
 
-def count_lines(feed: Path) -> int:
+def _count_lines(feed: Path) -> int:
     with feed.open("rb") as src:
         return sum(chunk.count(b"\n") for chunk in iter(lambda: src.read(CHUNK), b""))
 
