@@ -19,6 +19,8 @@ AUTOTHROTTLE_START_DELAY = 1
 AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
 RETRY_TIMES = 3
 DOWNLOAD_TIMEOUT = 30
+# Each callback yields at most one item; Scrapy's default of 100 starts 100 tasks per output.
+CONCURRENT_ITEMS = 1
 # Article pages are a few hundred kB at most; anything far larger is not an article.
 DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
 DOWNLOAD_MAXSIZE = 16 * 1024 * 1024

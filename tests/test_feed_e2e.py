@@ -241,3 +241,19 @@ def test_incremental_run_killed_while_fetching_loses_nothing_next_time(
     again = run_crawl(sources_file, data, tmp_path / "again", NEU_RECHECK_DAYS="0")
     assert again.returncode == 0, again.stderr
     assert {line["url"] for line in read_feed(data)} == set(replica.expected_records(server))
+
+
+def test_new_articles_cost_only_first_list_pages_and_themselves(
+    tmp_path: Path, replica: Replica, server: ReplicaServer, sources_file: Path
+) -> None:
+    data = tmp_path / "data"
+    assert run_crawl(sources_file, data, tmp_path / "run1", NEU_RECHECK_DAYS="0").returncode == 0
+    new = replica.publish("news", "ddyw", n=2) + replica.publish("english", "research", n=3)
+    server.clear_log()
+    second = run_crawl(sources_file, data, tmp_path / "run2", NEU_RECHECK_DAYS="0")
+    assert second.returncode == 0, second.stderr
+    first_pages = [column.list_path for site in ("news", "english", "college")
+                   for column in replica.site(site).columns]  # fmt: skip
+    expected = sorted(["/robots.txt"] * 3 + first_pages + [article.path for article in new])
+    assert sorted(entry.path for entry in server.request_log) == expected
+    assert second.stat("neu/articles/new") == 5

@@ -254,7 +254,6 @@ class NeuNewsSpider(scrapy.Spider):
         self._count(source, "article_links", len(page.articles))
         if not page.articles:
             logger.warning("No article links on list page %s", url)
-        known = 0
         for listed in page.articles:
             if len(listed.url) > self.max_url_length:
                 self._count(source, "skipped/url_too_long")
@@ -265,7 +264,6 @@ class NeuNewsSpider(scrapy.Spider):
             if walk.column and walk.column not in columns:
                 columns.append(walk.column)
             if self.store is not None and self.store.is_known(article):
-                known += 1
                 if walk.column:
                     self.store.add_columns(article, [walk.column])
                 self._count(source, "skipped/known")
@@ -281,8 +279,11 @@ class NeuNewsSpider(scrapy.Spider):
                         cb_kwargs={"source": source, "article": article, "walk": walk},
                     )
                 )
-        if known == len(page.articles):
-            # Older pages hold older articles: past lookback pages there is nothing new.
+        if not page.articles or (
+            self.store is not None and self.store.is_known(article_id(page.articles[-1].url))
+        ):
+            # Lists run newest first: once the oldest article of a page is known, the pages
+            # after it hold nothing new (past the lookback pages). Pinned items sit on top.
             walk.lookback -= 1
         next_url = self._next_list_url(page, walk)
         if next_url:
