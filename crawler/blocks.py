@@ -48,18 +48,29 @@ class PageBlocks:
 
 
 def page_blocks(
-    root: lxml_html.HtmlElement, container: lxml_html.HtmlElement | None = None
+    root: lxml_html.HtmlElement,
+    container: lxml_html.HtmlElement | None = None,
+    after_limit: int | None = None,
 ) -> PageBlocks:
-    """Split *root*'s visible text into blocks, skipping *container* and invisible elements."""
-    walker = _BlockWalker(container)
-    walker.walk(root)
-    walker.flush()
+    """Split *root*'s visible text into blocks, skipping *container* and invisible elements;
+    stop after *after_limit* blocks past the container (sidebars and footers are long)."""
+    walker = _BlockWalker(container, after_limit)
+    try:
+        walker.walk(root)
+        walker.flush()
+    except _Enough:
+        pass
     return walker.blocks
 
 
+class _Enough(Exception):
+    """Enough blocks after the container have been read."""
+
+
 class _BlockWalker:
-    def __init__(self, container: lxml_html.HtmlElement | None) -> None:
+    def __init__(self, container: lxml_html.HtmlElement | None, after_limit: int | None) -> None:
         self.container = container
+        self.after_limit = after_limit
         self.blocks = PageBlocks()
         self.passed_container = False
         self.owners: list[lxml_html.HtmlElement] = []
@@ -80,6 +91,8 @@ class _BlockWalker:
             target.append(Block(self.owners[-1], text, min(self.link_chars, len(text))))
         self.pieces.clear()
         self.link_chars = 0
+        if self.passed_container and len(self.blocks.after) == self.after_limit:
+            raise _Enough
 
     def walk(self, element: lxml_html.HtmlElement) -> None:
         tag = element.tag if isinstance(element.tag, str) else None

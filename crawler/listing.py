@@ -6,6 +6,7 @@ to the pager, not by class names.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -28,6 +29,7 @@ class ListedArticle:
 class ListPage:
     articles: list[ListedArticle]
     next_url: str | None
+    last_url: str | None
     has_pager: bool
     title: str | None
 
@@ -75,7 +77,12 @@ def parse_list(html: str, url: str) -> ListPage | None:
                 articles.append(ListedArticle(link, title))
     return ListPage(
         articles=articles,
-        next_url=_next_page(tree, url, pager),
+        next_url=_pager_link(
+            tree, url, pager, selectors.NEXT_PAGE_TEXTS, selectors.NEXT_PAGE_CLASS_RE
+        ),
+        last_url=_pager_link(
+            tree, url, pager, selectors.LAST_PAGE_TEXTS, selectors.LAST_PAGE_CLASS_RE
+        ),
         has_pager=pager is not None,
         title=_page_title(tree),
     )
@@ -151,22 +158,39 @@ def _main_groups(
     return [group for group in groups if shared_depth(group) == deepest]
 
 
-def _next_page(
-    tree: lxml_html.HtmlElement, url: str, pager: lxml_html.HtmlElement | None
+def numbered_pages(next_url: str, last_url: str) -> list[str]:
+    """Every page from *next_url* to *last_url* when both are the same URL but for a number
+    (counting up or down), else []."""
+    first = selectors.NUMBERED_PAGE_RE.match(next_url)
+    last = selectors.NUMBERED_PAGE_RE.match(last_url)
+    if not first or not last or first["stem"] != last["stem"] or first["suffix"] != last["suffix"]:
+        return []
+    start, end = int(first["number"]), int(last["number"])
+    step = 1 if end >= start else -1
+    return [f"{first['stem']}{n}{first['suffix']}" for n in range(start, end + step, step)]
+
+
+def _pager_link(
+    tree: lxml_html.HtmlElement,
+    url: str,
+    pager: lxml_html.HtmlElement | None,
+    texts: frozenset[str],
+    class_re: re.Pattern[str],
 ) -> str | None:
+    """The pager's link with one of *texts* or a class matching *class_re*, off this page."""
     scope = pager if pager is not None else tree
     here = canonical_url(url)
     for anchor in scope.iter("a"):
         text = normalize_space(anchor.text_content()).lower()
         marker = f"{anchor.get('class', '')} {anchor.getparent().get('class', '')}"
-        if text in selectors.NEXT_PAGE_TEXTS or selectors.NEXT_PAGE_CLASS_RE.search(marker):
+        if text in texts or class_re.search(marker):
             link = absolute_link(url, anchor.get("href"))
             if link and canonical_url(link) != here:
                 return link
     if pager is not None and pager.tag == "td":
         # Old VSB pagers keep the links in the cell after the "fanyeNNN" counter.
         following = pager.getnext()
-        return _next_page(following, url, None) if following is not None else None
+        return _pager_link(following, url, None, texts, class_re) if following is not None else None
     return None
 
 

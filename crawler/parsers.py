@@ -146,7 +146,9 @@ class ArticleParser:
     def blocks(self) -> tuple[list[Block], list[Block]]:
         """Visible text blocks before and after the content container."""
         body = self.tree.find("body")
-        found = page_blocks(body if body is not None else self.tree, self.container)
+        found = page_blocks(
+            body if body is not None else self.tree, self.container, after_limit=META_WINDOW
+        )
         return found.before, found.after
 
     @cached_property

@@ -101,6 +101,11 @@ LIST_GROUP_TAGS = frozenset({"ul", "ol", "table", "tbody", "dl"})
 # The pager's "next page" link, by its text or by its class.
 NEXT_PAGE_TEXTS = frozenset({"下页", "下一页", "下一頁", "后页", "next", "next page", "next>", ">"})
 NEXT_PAGE_CLASS_RE = re.compile(r"\bp_next\b|\bnext\b", re.IGNORECASE)
+# ... and its "last page" link, from which every page's URL follows (VSB: col/N-1.htm … col/1.htm;
+# WebPlus: list2.htm … listN.htm).
+LAST_PAGE_TEXTS = frozenset({"尾页", "末页", "最后一页", "last", "last page", ">>"})
+LAST_PAGE_CLASS_RE = re.compile(r"\bp_last\b|\blast\b", re.IGNORECASE)
+NUMBERED_PAGE_RE = re.compile(r"^(?P<stem>.*?)(?P<number>\d+)(?P<suffix>\.s?html?)$")
 PAGER_MARKERS = (
     "//div[contains(@class, 'pb_sys_common')]",
     "//ul[contains(@class, 'wp_paging')]",

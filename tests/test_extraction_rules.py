@@ -6,7 +6,7 @@ import pytest
 
 from crawler.dates import parse_date
 from crawler.labels import read_labels, split_names
-from crawler.listing import parse_list
+from crawler.listing import numbered_pages, parse_list
 from crawler.parsers import detect_cms, parse_article
 from crawler.urls import article_id, canonical_url, is_document
 
@@ -122,3 +122,16 @@ def test_empty_and_binary_pages_are_not_articles() -> None:
     assert parse_article("", "https://x.neu.edu.cn/info/1/1.htm") is None
     assert parse_article("\x00\x01\x02\x03" * 500, "https://x.neu.edu.cn/info/1/1.htm") is None
     assert parse_list("   ", "https://x.neu.edu.cn/ddyw.htm") is None
+
+
+def test_pager_numbering_gives_every_page() -> None:
+    assert numbered_pages("https://a.cn/ddyw/10.htm", "https://a.cn/ddyw/1.htm") == [
+        f"https://a.cn/ddyw/{n}.htm" for n in range(10, 0, -1)
+    ]
+    assert numbered_pages("https://a.cn/xwdt/list2.htm", "https://a.cn/xwdt/list4.htm") == [
+        "https://a.cn/xwdt/list2.htm",
+        "https://a.cn/xwdt/list3.htm",
+        "https://a.cn/xwdt/list4.htm",
+    ]
+    assert numbered_pages("https://a.cn/ddyw/10.htm", "https://a.cn/other/1.htm") == []
+    assert numbered_pages("https://a.cn/ddyw/10.htm", "javascript:;") == []

@@ -107,7 +107,24 @@ def test_hostile_links_are_never_followed_off_the_sites(tmp_path: Path) -> None:
     assert trapped == []
     assert not any(path.startswith("/go/") for path in paths)
     assert not any(len(path) > 2083 for path in paths)
+    # A full walk trusts the first page's numbering (2 pages); the pager never ends after it.
     assert sum(path.startswith("/endless") for path in paths) <= 15
-    assert result.stat("neu/skipped/page_limit") == 1
     assert result.stat("neu/skipped/offsite") >= 1  # the article that redirects to another port
     assert result.stat("neu/skipped/url_too_long") == 1
+
+
+def test_list_pages_per_column_are_bounded_by_the_page_limit(
+    tmp_path: Path, replica: Any, server: ReplicaServer, sources_file: Path
+) -> None:
+    result = run_crawl(
+        sources_file, tmp_path / "data", tmp_path / "out", "-a", "mode=backfill",
+        NEU_MAX_LIST_PAGES="2",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    columns = (
+        len(replica.site("news").columns)
+        + len(replica.site("english").columns)
+        + len(replica.site("college").columns)
+    )
+    assert result.stat("neu/list_pages") == 2 * columns
+    assert result.stat("neu/skipped/page_limit") == columns  # every column has 3 pages

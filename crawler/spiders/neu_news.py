@@ -19,7 +19,13 @@ from twisted.python.failure import Failure
 
 from crawler.config import crawl_config
 from crawler.items import ArticleRecord, build_record
-from crawler.listing import ListPage, find_column_links, is_home_url, parse_list
+from crawler.listing import (
+    ListPage,
+    find_column_links,
+    is_home_url,
+    numbered_pages,
+    parse_list,
+)
 from crawler.pages import decode_html
 from crawler.parsers import parse_article
 from crawler.pipelines import FeedPipeline
@@ -48,6 +54,7 @@ class Walk:
     seen: set[str] = field(default_factory=set)
     failed: bool = False
     fetching: bool = False  # article requests queued: unfinished until they are all done
+    enumerated: bool = False  # every page was requested from the pager's numbering at once
 
 
 class NeuNewsSpider(scrapy.Spider):
@@ -285,8 +292,7 @@ class NeuNewsSpider(scrapy.Spider):
             # Lists run newest first: once the oldest article of a page is known, the pages
             # after it hold nothing new (past the lookback pages). Pinned items sit on top.
             walk.lookback -= 1
-        next_url = self._next_list_url(page, walk)
-        if next_url:
+        for next_url in self._next_list_urls(page, walk):
             yield self._list_request(next_url, walk)
 
     def _mark_fetching(self, walk: Walk) -> None:
@@ -301,20 +307,25 @@ class NeuNewsSpider(scrapy.Spider):
             if not walk.failed:
                 self.store.set_walk_complete(walk.key, True)
 
-    def _next_list_url(self, page: ListPage, walk: Walk) -> str | None:
-        if not page.next_url:
-            return None
+    def _next_list_urls(self, page: ListPage, walk: Walk) -> list[str]:
+        """The list pages to request after this one: the next, or in a full walk every page
+        the pager numbers (fetched side by side rather than one after another)."""
+        if not page.next_url or walk.enumerated or not (walk.full or walk.lookback >= 0):
+            return []
         if canonical_url(page.next_url) in walk.seen:
             self._count(walk.source, "skipped/pager_loop")
-            return None
+            return []
         limit = min(walk.source.max_pages or self.max_list_pages, self.max_list_pages)
-        if walk.pages >= limit:
+        room = limit - walk.pages
+        numbered = (
+            numbered_pages(page.next_url, page.last_url) if walk.full and page.last_url else []
+        )
+        walk.enumerated = bool(numbered)
+        urls = numbered or [page.next_url]
+        if len(urls) > room:
             self._count(walk.source, "skipped/page_limit")
-            logger.warning("Stopping %s after %d list pages (page limit)", walk.key, walk.pages)
-            return None
-        if walk.full or walk.lookback >= 0:
-            return page.next_url
-        return None
+            logger.warning("Stopping %s at %d list pages (page limit)", walk.key, limit)
+        return urls[: max(room, 0)]
 
     def _recheck_requests(self) -> Iterator[scrapy.Request]:
         """Conditional requests for recently first-seen articles, to catch their edits."""
