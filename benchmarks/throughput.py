@@ -73,7 +73,10 @@ def _bare(host: ReplicaHost, urls_path: Path, out: Path) -> Measured:
 def _backfill(host: ReplicaHost, out: Path) -> Backfill:
     out.mkdir()
     data_dir, stats_path = out / "data", out / "stats.json"
-    argv = crawl_argv(host.sources_path, data_dir, stats_path, mode="backfill")
+    # A backfill with politeness off is bound by extraction's CPU: give it the second core.
+    argv = crawl_argv(
+        host.sources_path, data_dir, stats_path, mode="backfill", NEU_EXTRACT_PROCESSES="1"
+    )
     return Backfill(measure(host, argv, stats_path, out / "stderr.log"), data_dir)
 
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import TypedDict
 
 from crawler.parsers import ParsedArticle
-from crawler.urls import article_id, canonical_url, netloc
+from crawler.urls import canonical_id, canonical_url, netloc
 
 
 class Attachment(TypedDict):
@@ -44,7 +44,7 @@ def build_record(
     """The record of the article at *url*, from what its page says and where it was listed."""
     canonical = canonical_url(url)
     return ArticleRecord(
-        id=article_id(canonical),
+        id=canonical_id(canonical),
         url=canonical,
         source=source,
         site=netloc(canonical),

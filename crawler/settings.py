@@ -52,6 +52,9 @@ NEU_RETRY_BACKOFF_BASE = 2.0
 NEU_RETRY_BACKOFF_MAX = 60.0
 # When set, the run's stats are written there as JSON at the end (the scheduler reads them).
 NEU_STATS_FILE = ""
+# Worker processes for article extraction (0: in the crawl's own process). Worth 1 or more only
+# on large backfills with politeness off, where extraction is what limits the rate.
+NEU_EXTRACT_PROCESSES = 0
 # Upper bound on list pages walked per column in one run, whatever the pager says.
 NEU_MAX_LIST_PAGES = 1000
 # Data directory holding articles.jsonl, state.sqlite3 and the run lock; created if its parent

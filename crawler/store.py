@@ -109,11 +109,9 @@ class Store:
         self.state.add_columns(self.state.alias_target(article_id) or article_id, columns)
 
     def note_validators(self, article_id: str, etag: str | None, last_modified: str | None) -> None:
-        """Remember the HTTP validators of a fetched page, for the next conditional request."""
-        if self.state.get(article_id) is None:
+        """Remember the HTTP validators of a fetched page, kept with its record by ``add``."""
+        if etag or last_modified:
             self.validators[article_id] = (etag, last_modified)
-        else:
-            self.state.set_validators(article_id, etag, last_modified)
 
     # -- records ---------------------------------------------------------------------------------
 
@@ -121,16 +119,20 @@ class Store:
         """File one crawled record; return what it was and the feed line written, if any."""
         article_id = str(record["id"])
         columns = list(record.get("columns") or [])
+        validators = self.validators.pop(article_id, None)
         if self.state.alias_target(article_id):
             return Outcome.DUPLICATE_URL, None
         known = self.state.get(article_id)
+        content = content_hash(record)
         if known is not None:
             self.state.add_columns(article_id, columns)
-            if known.content_hash == content_hash(record):
+            if validators:
+                self.state.set_validators(article_id, *validators)
+            if known.content_hash == content:
                 return Outcome.UNCHANGED, None
             merged = known.columns + [column for column in columns if column not in known.columns]
             line = _feed_line(record, known.version + 1, known.first_seen, utc_now(), merged)
-            self._write(line)
+            self._write(line, content, body_hash(record))
             return Outcome.UPDATED, line
         body = body_hash(record)
         owner = self.state.owner_of_body(body) if body else None
@@ -139,28 +141,27 @@ class Store:
             self.state.add_columns(owner, columns)
             return Outcome.DUPLICATE_CONTENT, None
         line = _feed_line(record, 1, str(record["crawled_at"]), None, columns)
-        self._write(line)
+        self._write(line, content, body)
+        if validators:
+            self.state.set_validators(article_id, *validators)
         return Outcome.NEW, line
 
-    def _write(self, line: dict[str, Any]) -> None:
+    def _write(self, line: dict[str, Any], content: str, body: str | None) -> None:
         self.feed.append(line)
-        self._remember(line)
-        etag, last_modified = self.validators.pop(line["id"], (None, None))
-        if etag or last_modified:
-            self.state.set_validators(line["id"], etag, last_modified)
+        self._remember(line, content, body)
         self.pending += 1
         if self.pending >= self.batch_size:
             self.flush()
 
-    def _remember(self, line: Mapping[str, Any]) -> None:
+    def _remember(self, line: Mapping[str, Any], content: str, body: str | None) -> None:
         self.state.put(
             article_id=str(line["id"]),
             url=str(line["url"]),
             source=str(line["source"]),
             version=int(line["version"]),
             first_seen=str(line["first_seen"]),
-            content_hash=content_hash(line),
-            body_hash=body_hash(line),
+            content_hash=content,
+            body_hash=body,
             columns=list(line.get("columns") or []),
         )
 
@@ -179,7 +180,7 @@ class Store:
         for _end, line in iter_lines_from(self.feed_path, offset):
             known = self.state.get(str(line.get("id")))
             if known is None or known.version < int(line.get("version", 1)):
-                self._remember(line)
+                self._remember(line, content_hash(line), body_hash(line))
                 replayed += 1
         if replayed:
             logger.warning(

@@ -34,8 +34,12 @@ def canonical_url(url: str) -> str:
 
 def article_id(url: str) -> str:
     """Stable id of an article: http and https, ports, ``../`` and fragments give the same id."""
-    parts = urlsplit(canonical_url(url))
-    key = parts.netloc + parts.path + ("?" + parts.query if parts.query else "")
+    return canonical_id(canonical_url(url))
+
+
+def canonical_id(canonical: str) -> str:
+    """The id of an already canonical URL: a hash of it without its scheme."""
+    key = canonical.split("://", 1)[-1]
     return hashlib.sha1(key.encode("utf-8")).hexdigest()[:16]
 
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from replica import ReplicaServer, build_replica
-from tests.conftest import assert_valid_record, run_crawl
+from tests.conftest import PROJECT_ROOT, assert_valid_record, crawl_command, run_crawl
 
 FIELDS = (
     "title",
@@ -134,3 +136,53 @@ def test_bad_sources_file_stops_before_any_request(
     assert str(sources) in lines[0] and message in lines[0]
     assert server.request_log == []
     assert not (tmp_path / "data").exists()
+
+
+def test_extraction_in_worker_processes_gives_the_same_records(
+    tmp_path: Path, replica: Any, server: ReplicaServer, sources_file: Path
+) -> None:
+    result = run_crawl(
+        sources_file, tmp_path / "data", tmp_path / "out", "-a", "mode=backfill",
+        NEU_EXTRACT_PROCESSES="1",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    check_records(result.items, replica.expected_records(server))
+
+
+def test_extraction_workers_die_with_a_killed_crawl(
+    tmp_path: Path, server: ReplicaServer, sources_file: Path
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    command = crawl_command(
+        sources_file, tmp_path / "data", out, "-a", "mode=backfill",
+        NEU_EXTRACT_PROCESSES="2", DOWNLOAD_DELAY="0.2", CONCURRENT_REQUESTS_PER_DOMAIN="1",
+    )  # fmt: skip
+    crawl = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while len(_children(crawl.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        workers = _children(crawl.pid)
+        assert len(workers) >= 2, "the extraction workers never started"
+    finally:
+        crawl.kill()
+        crawl.wait()
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(Path(f"/proc/{pid}").exists() for pid in workers), "orphaned workers"
+
+
+def _children(pid: int) -> list[int]:
+    """Pids of the direct children of *pid* (Linux /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found

@@ -3,8 +3,10 @@ are read by the pure functions of ``crawler.listing`` and ``crawler.parsers``.""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Self
@@ -27,12 +29,13 @@ from crawler.listing import (
     parse_list,
 )
 from crawler.pages import decode_html
-from crawler.parsers import parse_article
+from crawler.parsers import ParsedArticle, parse_article
 from crawler.pipelines import FeedPipeline
 from crawler.selectors import MIN_DISCOVERED_LIST_LINKS
 from crawler.sources import Source
 from crawler.store import Store
 from crawler.urls import article_id, canonical_url
+from crawler.workers import extraction_pool
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +81,7 @@ class NeuNewsSpider(scrapy.Spider):
         self.recheck_days = 0.0
         self.max_url_length = 0
         self.store: Store | None = None
+        self.extract_pool: ProcessPoolExecutor | None = None
         # id -> labels of the columns listing it, in the order they were seen.
         self.columns_of: dict[str, list[str]] = {}
         # Article requests held back until the list phase is over.
@@ -97,6 +101,10 @@ class NeuNewsSpider(scrapy.Spider):
         # Article requests go straight to the engine, past UrlLengthMiddleware: check here.
         spider.max_url_length = crawler.settings.getint("URLLENGTH_LIMIT")
         crawler.signals.connect(spider.start_article_phase, signal=signals.spider_idle)
+        processes = crawler.settings.getint("NEU_EXTRACT_PROCESSES")
+        if processes > 0:
+            spider.extract_pool = extraction_pool(processes)
+            crawler.signals.connect(spider.close_extract_pool, signal=signals.spider_closed)
         return spider
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
@@ -175,14 +183,16 @@ class NeuNewsSpider(scrapy.Spider):
             return
         yield from self._follow_list(page, response.url, walk)
 
-    def parse_article_page(
+    async def parse_article_page(
         self, response: Response, source: Source, article: str, walk: Walk | None
-    ) -> Iterator[ArticleRecord]:
+    ) -> AsyncIterator[ArticleRecord]:
         if response.status == 304:
             self._count(source, "recheck/not_modified")
             return
         html = self._html(response, source)
-        parsed = parse_article(html, response.url, cms=source.cms) if html is not None else None
+        parsed = (
+            await self._parse_article(html, response.url, source.cms) if html is not None else None
+        )
         if parsed is None:
             self._count(source, "skipped/unparsable_article")
             logger.warning("Not an article page (empty or not HTML): %s", response.url)
@@ -209,6 +219,15 @@ class NeuNewsSpider(scrapy.Spider):
             language=source.language,
             columns=self.columns_of.get(article, []),
         )
+
+    async def _parse_article(self, html: str, url: str, cms: str | None) -> ParsedArticle | None:
+        if self.extract_pool is None:
+            return parse_article(html, url, cms=cms)
+        return await asyncio.wrap_future(self.extract_pool.submit(parse_article, html, url, cms))
+
+    def close_extract_pool(self) -> None:
+        if self.extract_pool is not None:
+            self.extract_pool.shutdown(cancel_futures=True)
 
     # -- errbacks: count every failure by reason; a transient one leaves the walk unfinished ----
 
