@@ -43,7 +43,7 @@ clean:
 demo: install
 	$(BIN)/python -m scheduler.demo
 
-# Speed, request cost and scale against a large local replica: 3 to 4 minutes, not a test.
+# Speed, request cost and scale against a large local replica: 2 to 4 minutes, not a test.
 .PHONY: bench
 bench: install
 	$(BIN)/python -m benchmarks

@@ -134,6 +134,9 @@ def run_feed(options: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         # Ctrl-C is how a follow ends; anywhere else it is an interruption.
         return 0 if options.follow else 130
+    except OSError as exc:
+        print(f"neu-news: {exc.filename or feed_path}: {exc.strerror}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -151,7 +154,7 @@ def run_export(options: argparse.Namespace) -> int:
     except BrokenPipeError:
         return _reader_gone()
     except OSError as exc:
-        print(f"neu-news: cannot write {options.output}: {exc.strerror}", file=sys.stderr)
+        print(f"neu-news: {exc.filename or options.output}: {exc.strerror}", file=sys.stderr)
         return 1
     return 0
 

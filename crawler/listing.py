@@ -16,13 +16,13 @@ from lxml import html as lxml_html
 from crawler import selectors
 from crawler.blocks import normalize_space
 from crawler.pages import load_html
-from crawler.urls import absolute_link, canonical_url, is_document
+from crawler.urls import absolute_link, canonical_id, canonical_url, is_document, netloc
 
 
 @dataclass(frozen=True)
 class ListedArticle:
     url: str
-    title: str
+    id: str  # from the canonical URL (crawler.urls.article_id)
 
 
 @dataclass(frozen=True)
@@ -59,22 +59,19 @@ def parse_list(html: str, url: str) -> ListPage | None:
     if tree is None:
         return None
     pager = _find_pager(tree)
-    groups: dict[lxml_html.HtmlElement, list[tuple[lxml_html.HtmlElement, str]]] = defaultdict(list)
+    groups: dict[lxml_html.HtmlElement, list[str]] = defaultdict(list)
     for anchor in tree.iter("a"):
         link = absolute_link(url, anchor.get("href"))
         if link and is_article_url(link) and _same_site(link, url):
-            groups[_list_group(anchor)].append((anchor, link))
+            groups[_list_group(anchor)].append(link)
     articles: list[ListedArticle] = []
     seen: set[str] = set()
     for group in _main_groups(groups, pager):
-        for anchor, link in groups[group]:
+        for link in groups[group]:
             canonical = canonical_url(link)
             if canonical not in seen:
                 seen.add(canonical)
-                title = normalize_space(anchor.get("title")) or normalize_space(
-                    anchor.text_content()
-                )
-                articles.append(ListedArticle(link, title))
+                articles.append(ListedArticle(link, canonical_id(canonical)))
     return ListPage(
         articles=articles,
         next_url=_pager_link(
@@ -114,7 +111,7 @@ def find_column_links(html: str, url: str) -> list[ColumnLink]:
 
 
 def _same_site(link: str, url: str) -> bool:
-    return urlsplit(link).netloc.lower() == urlsplit(url).netloc.lower()
+    return netloc(link) == netloc(url)
 
 
 def _find_pager(tree: lxml_html.HtmlElement) -> lxml_html.HtmlElement | None:
@@ -136,7 +133,7 @@ def _list_group(anchor: lxml_html.HtmlElement) -> lxml_html.HtmlElement:
 
 
 def _main_groups(
-    groups: dict[lxml_html.HtmlElement, list[tuple[lxml_html.HtmlElement, str]]],
+    groups: dict[lxml_html.HtmlElement, list[str]],
     pager: lxml_html.HtmlElement | None,
 ) -> list[lxml_html.HtmlElement]:
     """The groups forming the main list: those closest to the pager, else the largest."""

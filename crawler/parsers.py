@@ -80,9 +80,16 @@ def parse_article(html: str, url: str, cms: str | None = None) -> ParsedArticle 
     tree = load_html(html)
     if tree is None:
         return None
-    family = detect_cms(html) or cms
-    parser_class = PARSERS[family][-1] if family in PARSERS else ArticleParser
-    return parser_class(tree, url).parse()
+    return select_parser(detect_cms(html) or cms, tree)(tree, url).parse()
+
+
+def select_parser(family: str | None, tree: lxml_html.HtmlElement) -> type[ArticleParser]:
+    """The newest parser of the family that can read this page, else the generic one, so a
+    page of an older layout still meets the parser written for it."""
+    for parser_class in reversed(PARSERS.get(family, ())):
+        if parser_class.matches(tree):
+            return parser_class
+    return ArticleParser
 
 
 class ArticleParser:
@@ -100,6 +107,12 @@ class ArticleParser:
     def __init__(self, tree: lxml_html.HtmlElement, url: str) -> None:
         self.url = url
         self.tree = tree
+
+    @classmethod
+    def matches(cls, tree: lxml_html.HtmlElement) -> bool:
+        """Whether a page has this layout: by default, whether its content container is there.
+        A later version of a layout overrides this with what sets it apart."""
+        return any(tree.xpath(xpath) for xpath in cls.container_xpaths)
 
     def parse(self) -> ParsedArticle:
         return ParsedArticle(

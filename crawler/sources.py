@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from crawler.urls import netloc
+
 DEFAULT_SOURCES_FILE = Path(__file__).with_name("sources.toml")
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -43,7 +45,7 @@ class Source:
     @property
     def hosts(self) -> frozenset[str]:
         """Netlocs (host[:port]) this source may crawl: those of its start URLs."""
-        return frozenset(urlsplit(url).netloc.lower() for url in self.start_urls)
+        return frozenset(netloc(url) for url in self.start_urls)
 
     def allows(self, url: str) -> bool:
         """Whether a discovered list page URL passes this source's ``allow`` patterns."""

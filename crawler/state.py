@@ -2,7 +2,7 @@
 
 Changes are made in one open transaction and committed with the feed offset they match, right
 after the feed lines are durable; a crash before the commit loses only state that the feed
-replay (``Store.recover``) rebuilds.
+replay (``Store._recover``) rebuilds.
 """
 
 from __future__ import annotations
@@ -163,7 +163,7 @@ class State:
         known = self.get(article_id)
         if known is None:
             return
-        merged = known.columns + [column for column in columns if column not in known.columns]
+        merged = merge_columns(known.columns, columns)
         if merged != known.columns:
             self.db.execute(
                 "UPDATE articles SET columns = ? WHERE id = ?",
@@ -188,6 +188,11 @@ class State:
             "INSERT OR IGNORE INTO aliases (id, url, article_id) VALUES (?, ?, ?)",
             (alias_id, url, article_id),
         )
+
+
+def merge_columns(known: list[str], more: list[str]) -> list[str]:
+    """*known* followed by the columns of *more* it lacks, in order."""
+    return known + [column for column in more if column not in known]
 
 
 def _known(row: tuple[object, ...]) -> KnownArticle:

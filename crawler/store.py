@@ -21,7 +21,7 @@ from crawler.blocks import normalize_space
 from crawler.feed import FEED_FILE, FeedWriter, cut_torn_tail, iter_lines_from
 from crawler.items import utc_now
 from crawler.locks import LockHeld, hold_lock
-from crawler.state import STATE_FILE, KnownArticle, State
+from crawler.state import STATE_FILE, KnownArticle, State, merge_columns
 
 logger = logging.getLogger(__name__)
 
@@ -42,18 +42,16 @@ class Outcome(enum.Enum):
     DUPLICATE_URL = "duplicate_url"
 
 
-def content_hash(record: Mapping[str, Any]) -> str:
-    """What an edit changes: the title or the text."""
-    text = f"{record.get('title') or ''}\n{normalize_space(record.get('text'))}"
-    return hashlib.sha1(text.encode("utf-8")).hexdigest()
-
-
-def body_hash(record: Mapping[str, Any]) -> str | None:
-    """What makes two URLs one story: the same body, whitespace aside."""
+def digests(record: Mapping[str, Any]) -> tuple[str, str | None]:
+    """The record's content hash (title and text: what an edit changes) and body hash (the text
+    alone, whitespace aside: what makes two URLs one story; None when too short to tell)."""
     body = normalize_space(record.get("text"))
-    if len(body) < MIN_DEDUP_BODY:
-        return None
-    return hashlib.sha1(body.encode("utf-8")).hexdigest()
+    content = _sha1(f"{record.get('title') or ''}\n{body}")
+    return content, _sha1(body) if len(body) >= MIN_DEDUP_BODY else None
+
+
+def _sha1(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
 
 class Store:
@@ -62,18 +60,26 @@ class Store:
         self.batch_size = batch_size
         self.pending = 0
         self.validators: dict[str, tuple[str | None, str | None]] = {}
+        self.requested_as: dict[str, tuple[str, str]] = {}
         self.lock_fd = _lock(data_dir)
         try:
             self.state = State(data_dir / STATE_FILE)
             cut_torn_tail(data_dir / FEED_FILE)
             self.feed = FeedWriter(data_dir / FEED_FILE)
             self._recover()
-        except (OSError, sqlite3.Error) as exc:
-            os.close(self.lock_fd)
-            raise StoreError(f"data directory {data_dir} cannot be used: {exc}") from None
-        except BaseException:
-            os.close(self.lock_fd)
+        except BaseException as exc:
+            self._close_opened()
+            if isinstance(exc, OSError | sqlite3.Error):
+                raise StoreError(f"data directory {data_dir} cannot be used: {exc}") from None
             raise
+
+    def _close_opened(self) -> None:
+        """Release what a failed ``__init__`` had opened."""
+        if hasattr(self, "feed"):
+            os.close(self.feed.fd)
+        if hasattr(self, "state"):
+            self.state.db.close()
+        os.close(self.lock_fd)
 
     @property
     def feed_path(self) -> Path:
@@ -108,10 +114,19 @@ class Store:
     def add_columns(self, article_id: str, columns: list[str]) -> None:
         self.state.add_columns(self.state.alias_target(article_id) or article_id, columns)
 
-    def note_validators(self, article_id: str, etag: str | None, last_modified: str | None) -> None:
-        """Remember the HTTP validators of a fetched page, kept with its record by ``add``."""
+    def note_fetch(
+        self,
+        article_id: str,
+        etag: str | None,
+        last_modified: str | None,
+        requested: tuple[str, str],
+    ) -> None:
+        """Remember what fetching an article's page said besides the page, for ``add``: its
+        HTTP validators, and the (id, URL) it was requested as when a redirect moved it."""
         if etag or last_modified:
             self.validators[article_id] = (etag, last_modified)
+        if requested[0] != article_id:
+            self.requested_as[article_id] = requested
 
     # -- records ---------------------------------------------------------------------------------
 
@@ -120,21 +135,26 @@ class Store:
         article_id = str(record["id"])
         columns = list(record.get("columns") or [])
         validators = self.validators.pop(article_id, None)
+        requested_as = self.requested_as.pop(article_id, None)
+        if requested_as:
+            # Listed at one URL, found at another: the listed one is known from now on.
+            self.state.add_alias(requested_as[0], requested_as[1], article_id)
         if self.state.alias_target(article_id):
             return Outcome.DUPLICATE_URL, None
         known = self.state.get(article_id)
-        content = content_hash(record)
+        content, body = digests(record)
         if known is not None:
             self.state.add_columns(article_id, columns)
+            outcome, line = Outcome.UNCHANGED, None
+            if known.content_hash != content:
+                merged = merge_columns(known.columns, columns)
+                line = _feed_line(record, known.version + 1, known.first_seen, utc_now(), merged)
+                self._write(line, content, body)
+                outcome = Outcome.UPDATED
+            # After the line: a new ETag stored without it would hide the edit behind a 304.
             if validators:
                 self.state.set_validators(article_id, *validators)
-            if known.content_hash == content:
-                return Outcome.UNCHANGED, None
-            merged = known.columns + [column for column in columns if column not in known.columns]
-            line = _feed_line(record, known.version + 1, known.first_seen, utc_now(), merged)
-            self._write(line, content, body_hash(record))
-            return Outcome.UPDATED, line
-        body = body_hash(record)
+            return outcome, line
         owner = self.state.owner_of_body(body) if body else None
         if owner:
             self.state.add_alias(article_id, str(record["url"]), owner)
@@ -180,7 +200,7 @@ class Store:
         for _end, line in iter_lines_from(self.feed_path, offset):
             known = self.state.get(str(line.get("id")))
             if known is None or known.version < int(line.get("version", 1)):
-                self._remember(line, content_hash(line), body_hash(line))
+                self._remember(line, *digests(line))
                 replayed += 1
         if replayed:
             logger.warning(
@@ -208,7 +228,8 @@ def _feed_line(
 def check_data_dir(data_dir: Path) -> None:
     """Raise ``StoreError`` now if a crawl could not use *data_dir* (missing, locked, full…).
 
-    Changes nothing in it: repairs are the crawl's, logged in its log.
+    Creates what a crawl would (the directory, lock, empty state and feed) but repairs nothing:
+    repairs are the crawl's, logged in its own log.
     """
     lock_fd = _lock(data_dir)
     try:
@@ -221,7 +242,15 @@ def check_data_dir(data_dir: Path) -> None:
 
 
 def _lock(data_dir: Path) -> int:
-    """Take the data directory's lock, or fail at once if another crawl holds it."""
+    """Take the data directory's crawl lock, or fail at once if another crawl holds it."""
+    return lock_data_dir(
+        data_dir, LOCK_FILE, "another crawl", "wait for it to finish or use another -s NEU_DATA_DIR"
+    )
+
+
+def lock_data_dir(data_dir: Path, lock_file: str, holder: str, advice: str) -> int:
+    """Create *data_dir* if its parent exists and take its *lock_file*, or raise ``StoreError``
+    naming the *holder* that has it; returns the descriptor that holds the lock."""
     try:
         data_dir.mkdir(exist_ok=True)
     except FileNotFoundError:
@@ -229,11 +258,10 @@ def _lock(data_dir: Path) -> int:
     except OSError as exc:
         raise StoreError(f"data directory {data_dir} cannot be created: {exc.strerror}") from None
     try:
-        return hold_lock(data_dir / LOCK_FILE)
+        return hold_lock(data_dir / lock_file)
     except LockHeld as held:
         raise StoreError(
-            f"another crawl (pid {held.holder}) is using data directory {data_dir}; "
-            "wait for it to finish or use another -s NEU_DATA_DIR"
+            f"{holder} (pid {held.holder}) is using data directory {data_dir}; {advice}"
         ) from None
     except OSError as exc:
         raise StoreError(f"data directory {data_dir} is not writable: {exc.strerror}") from None

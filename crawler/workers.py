@@ -21,6 +21,8 @@ def extraction_pool(processes: int) -> ProcessPoolExecutor:
 
 
 def _die_with_parent() -> None:
+    # Ctrl-C reaches the whole process group; the crawl decides when its workers stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # A worker outliving a killed crawl would hold its memory forever: let the kernel kill it.
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)

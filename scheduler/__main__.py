@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from crawler.cli import positive_int
+from crawler.commands.crawl import CONFIG_ERROR_EXIT
 from scheduler.config import ConfigError, load_schedule, parse_duration
 from scheduler.crawl import CrawlOptions, check_setting
 from scheduler.history import DataDirError, lock_data_dir, repair_runs
@@ -23,7 +25,6 @@ from scheduler.service import run_forever, run_once, stop_on_signals
 from scheduler.status import NO_HISTORY_EXIT, NoHistory, report
 
 COMMANDS = ("schedule", "status")
-CONFIG_ERROR_EXIT = 2
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
@@ -71,7 +72,15 @@ def schedule_main(argv: list[str]) -> int:
     repair_runs(runner_options.crawl.data_dir)
     metrics = Metrics()
     if options.metrics_port is not None:
-        metrics.serve(options.metrics_port, options.metrics_addr)
+        try:
+            metrics.serve(options.metrics_port, options.metrics_addr)
+        except OSError as exc:
+            print(
+                f"error: cannot serve metrics on {options.metrics_addr}:{options.metrics_port}: "
+                f"{exc.strerror or exc}",
+                file=sys.stderr,
+            )
+            return CONFIG_ERROR_EXIT
     runner = Runner(runner_options, schedule.known_sources, metrics, stop)
     stop_on_signals(stop)
     if options.once:
@@ -167,7 +176,7 @@ def schedule_parser() -> argparse.ArgumentParser:
     )
     crawl.add_argument(
         "--keep-logs",
-        type=_positive,
+        type=positive_int,
         default=50,
         metavar="N",
         help="keep the log and stats files of the newest N runs (default: 50)",
@@ -200,15 +209,9 @@ def status_parser() -> argparse.ArgumentParser:
         help="the scheduler's data directory (default: data)",
     )
     parser.add_argument(
-        "--runs", type=_positive, default=10, metavar="N", help="runs to show (default: 10)"
+        "--runs", type=positive_int, default=10, metavar="N", help="runs to show (default: 10)"
     )
     return parser
-
-
-def _positive(value: str) -> int:
-    if not value.isdigit() or int(value) < 1:
-        raise argparse.ArgumentTypeError(f"invalid count {value!r}: expected a positive integer")
-    return int(value)
 
 
 def _port(value: str) -> int:

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from crawler.commands.crawl import CONFIG_ERROR_EXIT
 from scheduler.config import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -29,8 +30,6 @@ MANAGED_SETTINGS = {
     "NEU_STATS_FILE": "nothing (the scheduler sets it)",
     "LOG_FILE": "nothing (each run logs to <data-dir>/logs/<run-id>.log)",
 }
-# The crawl's exit status for a configuration error, reported as one line on stderr.
-CONFIG_ERROR_EXIT = 2
 POLL_SECONDS = 0.2
 
 

@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from crawler.feed import cut_torn_tail
-from crawler.locks import LockHeld, hold_lock
+from crawler import store
+from crawler.feed import FeedWriter, cut_torn_tail, iter_lines_from
 from scheduler.health import SourceState
 
 logger = logging.getLogger(__name__)
@@ -53,17 +53,13 @@ def lock_data_dir(data_dir: Path) -> int:
     Returns the descriptor holding the lock; the lock ends with the process.
     """
     try:
-        data_dir.mkdir(exist_ok=True)
+        fd = store.lock_data_dir(data_dir, LOCK_FILE, "another scheduler", "stop it first")
         (data_dir / LOGS_DIR).mkdir(exist_ok=True)
-        return hold_lock(data_dir / LOCK_FILE)
-    except LockHeld as exc:
-        raise DataDirError(
-            f"another scheduler (pid {exc.holder}) is using data directory {data_dir}"
-        ) from None
-    except FileNotFoundError:
-        raise DataDirError(f"data directory {data_dir}: its parent does not exist") from None
+    except store.StoreError as exc:
+        raise DataDirError(str(exc)) from None
     except OSError as exc:
         raise DataDirError(f"data directory {data_dir} is not usable: {exc.strerror}") from None
+    return fd
 
 
 def repair_runs(data_dir: Path) -> None:
@@ -72,27 +68,18 @@ def repair_runs(data_dir: Path) -> None:
 
 
 def append_run(data_dir: Path, record: Mapping[str, Any]) -> None:
-    line = json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
-    fd = os.open(data_dir / RUNS_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    """One whole, durable line (the feed's writer: a short write on a full disk is undone)."""
+    writer = FeedWriter(data_dir / RUNS_FILE)
     try:
-        os.write(fd, line.encode("utf-8"))
-        os.fsync(fd)
+        writer.append(record)
     finally:
-        os.close(fd)
+        writer.close()
 
 
 def iter_runs(data_dir: Path) -> Iterator[dict[str, Any]]:
     """Every complete run line, oldest first; lines that are not JSON objects are skipped."""
-    with (data_dir / RUNS_FILE).open("rb") as file:
-        for number, raw in enumerate(file, start=1):
-            try:
-                record = json.loads(raw) if raw.endswith(b"\n") else None
-            except ValueError:
-                record = None
-            if isinstance(record, dict):
-                yield record
-            else:
-                logger.warning("Skipped unreadable line %d of %s", number, file.name)
+    for _end, record in iter_lines_from(data_dir / RUNS_FILE, 0):
+        yield record
 
 
 def read_stats(path: Path) -> dict[str, Any] | None:

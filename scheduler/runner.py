@@ -213,7 +213,7 @@ def _log_run(record: Mapping[str, Any]) -> None:
     level = logging.INFO if record["outcome"] == "ok" else logging.WARNING
     logger.log(
         level,
-        "Run %s %s in %.1fs: %d new, %d updated, %d pages, %d errors%s",
+        "Run %s %s in %.1fs: %d new, %d updated, %d pages, %d errors (%s)",
         record["run_id"],
         record["outcome"],
         record["duration"],
@@ -221,5 +221,5 @@ def _log_run(record: Mapping[str, Any]) -> None:
         record["updated"],
         record["pages"],
         error_total(record["errors"]),
-        f" ({record['failure']})" if record["failure"] else "",
+        record["failure"] or "no failure",
     )

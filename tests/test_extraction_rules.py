@@ -100,7 +100,7 @@ def test_vsb_list_counting_down_and_sidebar_excluded() -> None:
         "https://neunews.neu.edu.cn/info/1002/2.htm",
         "https://neunews.neu.edu.cn/info/1002/1.htm",
     ]
-    assert page.articles[0].title == "完整的标题二"
+    assert page.articles[0].id == article_id("https://neunews.neu.edu.cn/info/1002/2.htm")
     assert page.next_url == "https://neunews.neu.edu.cn/ddyw/9.htm"
     assert page.title == "东大要闻"
 

@@ -7,6 +7,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Self
@@ -34,7 +35,7 @@ from crawler.pipelines import FeedPipeline
 from crawler.selectors import MIN_DISCOVERED_LIST_LINKS
 from crawler.sources import Source
 from crawler.store import Store
-from crawler.urls import article_id, canonical_url
+from crawler.urls import canonical_url
 from crawler.workers import extraction_pool
 
 logger = logging.getLogger(__name__)
@@ -101,6 +102,7 @@ class NeuNewsSpider(scrapy.Spider):
         # Article requests go straight to the engine, past UrlLengthMiddleware: check here.
         spider.max_url_length = crawler.settings.getint("URLLENGTH_LIMIT")
         crawler.signals.connect(spider.start_article_phase, signal=signals.spider_idle)
+        crawler.signals.connect(spider.callback_failed, signal=signals.spider_error)
         processes = crawler.settings.getint("NEU_EXTRACT_PROCESSES")
         if processes > 0:
             spider.extract_pool = extraction_pool(processes)
@@ -197,10 +199,6 @@ class NeuNewsSpider(scrapy.Spider):
             self._count(source, "skipped/unparsable_article")
             logger.warning("Not an article page (empty or not HTML): %s", response.url)
             return
-        if self.store is not None:
-            self.store.note_validators(
-                article, _header(response, b"ETag"), _header(response, b"Last-Modified")
-            )
         if not parsed.container_found:
             self._count(source, "extract/no_container")
         for name, value in (
@@ -212,18 +210,29 @@ class NeuNewsSpider(scrapy.Spider):
                 self._count(source, f"missing/{name}")
                 logger.info("No %s found on %s", name, response.url)
         self._count(source, "articles")
-        yield build_record(
+        record = build_record(
             parsed,
             response.url,
             source=source.name,
             language=source.language,
             columns=self.columns_of.get(article, []),
         )
+        if self.store is not None:
+            etag, modified = _header(response, b"ETag"), _header(response, b"Last-Modified")
+            # After a redirect the listed URL is the first of the chain.
+            listed_url = response.meta.get("redirect_urls", [response.url])[0]
+            self.store.note_fetch(record["id"], etag, modified, requested=(article, listed_url))
+        yield record
 
     async def _parse_article(self, html: str, url: str, cms: str | None) -> ParsedArticle | None:
-        if self.extract_pool is None:
-            return parse_article(html, url, cms=cms)
-        return await asyncio.wrap_future(self.extract_pool.submit(parse_article, html, url, cms))
+        if self.extract_pool is not None:
+            try:
+                future = self.extract_pool.submit(parse_article, html, url, cms)
+                return await asyncio.wrap_future(future)
+            except BrokenProcessPool:
+                logger.error("Extraction workers are gone; extracting in the crawl's process")
+                self.extract_pool = None
+        return parse_article(html, url, cms=cms)
 
     def close_extract_pool(self) -> None:
         if self.extract_pool is not None:
@@ -238,6 +247,18 @@ class NeuNewsSpider(scrapy.Spider):
     def article_failed(self, failure: Failure) -> None:
         kwargs = _failed_request(failure).cb_kwargs
         self._failed(failure, kwargs["source"], kwargs["walk"])
+
+    def callback_failed(self, failure: Failure, response: Response) -> None:
+        """A callback raised: its page is not done, so neither is its column's walk."""
+        kwargs = response.request.cb_kwargs if response.request else {}
+        walk: Walk | None = kwargs.get("walk")
+        source: Source | None = kwargs.get("source") or (walk.source if walk else None)
+        if source is not None:
+            self._count(source, f"failed/callback_{type(failure.value).__name__}")
+        if walk is not None:
+            walk.failed = True
+            if self.store is not None:
+                self.store.set_walk_complete(walk.key, False)
 
     def home_failed(self, failure: Failure) -> None:
         self._failed(failure, _failed_request(failure).cb_kwargs["source"], None)
@@ -284,7 +305,7 @@ class NeuNewsSpider(scrapy.Spider):
             if len(listed.url) > self.max_url_length:
                 self._count(source, "skipped/url_too_long")
                 continue
-            article = article_id(listed.url)
+            article = listed.id
             columns = self.columns_of.setdefault(article, [])
             first_sight = not columns
             if walk.column and walk.column not in columns:
@@ -306,7 +327,7 @@ class NeuNewsSpider(scrapy.Spider):
                     )
                 )
         if not page.articles or (
-            self.store is not None and self.store.is_known(article_id(page.articles[-1].url))
+            self.store is not None and self.store.is_known(page.articles[-1].id)
         ):
             # Lists run newest first: once the oldest article of a page is known, the pages
             # after it hold nothing new (past the lookback pages). Pinned items sit on top.
