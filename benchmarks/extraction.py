@@ -24,7 +24,7 @@ from trafilatura.settings import Document
 
 from benchmarks import PROJECT_ROOT
 from benchmarks.report import Row
-from crawler.parsers import parse_article
+from crawler.extract.article import parse_article
 
 logger = logging.getLogger(__name__)
 

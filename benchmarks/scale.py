@@ -77,7 +77,7 @@ def _crawls(host: ReplicaHost, data_dir: Path, out: Path) -> list[Measured]:
 def _feed_since(data_dir: Path, out: Path) -> tuple[ChildRun, int]:
     """Run ``neu-news feed --since`` to a file; return its figures and how many lines it wrote."""
     out.mkdir()
-    argv = [sys.executable, "-m", "crawler.cli", "feed", "--since", SINCE]
+    argv = [sys.executable, "-m", "crawler.cli.main", "feed", "--since", SINCE]
     output = out / "out.jsonl"
     ran = run_child([*argv, "--data-dir", str(data_dir)], out / "stderr.log", output)
     with output.open("rb") as lines:

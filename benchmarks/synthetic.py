@@ -22,7 +22,7 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
-from crawler.feed import encode_line
+from crawler.store.feed import encode_line
 
 FEED_FILE = "articles.jsonl"
 STATE_FILE = "state.sqlite3"

@@ -7,14 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from crawler.commandline import ConfigError
 from crawler.sources import Source, SourcesError, load_sources, select_sources
-from crawler.store import StoreError, check_data_dir
+from crawler.store.datadir import check_data_dir
+from crawler.store.locks import DataDirError
 
 MODES = ("incremental", "backfill")
-
-
-class ConfigError(ValueError):
-    """Configuration that cannot be crawled with; the message is one line for the user."""
 
 
 @dataclass(frozen=True)
@@ -43,5 +41,5 @@ def check_crawl_config(settings: Any, spider_args: Mapping[str, str]) -> None:
     if data_dir:
         try:
             check_data_dir(Path(data_dir))
-        except StoreError as exc:
+        except DataDirError as exc:
             raise ConfigError(str(exc)) from None

@@ -1,12 +1,16 @@
-"""The article record: one per article, every key present (null or [] when unknown)."""
+"""The article record: one per article, every key present (null or [] when unknown).
+
+Stdlib only: the extraction layer builds records, the store files them, readers read them.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
 from typing import TypedDict
 
-from crawler.parsers import ParsedArticle
-from crawler.urls import canonical_id, canonical_url, netloc
+# Pages give Beijing time without saying so; a bare ``published`` date is a Beijing day.
+CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 
 class Attachment(TypedDict):
@@ -38,26 +42,12 @@ def utc_now() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
-def build_record(
-    parsed: ParsedArticle, url: str, *, source: str, language: str, columns: list[str]
-) -> ArticleRecord:
-    """The record of the article at *url*, from what its page says and where it was listed."""
-    canonical = canonical_url(url)
-    return ArticleRecord(
-        id=canonical_id(canonical),
-        url=canonical,
-        source=source,
-        site=netloc(canonical),
-        column=columns[0] if columns else None,
-        columns=list(columns),
-        title=parsed.title,
-        published=parsed.published,
-        authors=parsed.authors,
-        editors=parsed.editors,
-        origin=parsed.origin,
-        language=language,
-        text=parsed.text,
-        images=parsed.images,
-        attachments=[Attachment(url=a["url"], name=a["name"]) for a in parsed.attachments],
-        crawled_at=utc_now(),
-    )
+@dataclass(frozen=True)
+class FetchedArticle:
+    """The spider's item: an article's record and what its fetch said besides the page."""
+
+    record: ArticleRecord
+    etag: str | None = None
+    last_modified: str | None = None
+    # (id, URL) it was listed as, when a redirect brought it to another URL.
+    listed_as: tuple[str, str] | None = None

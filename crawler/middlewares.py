@@ -10,7 +10,8 @@ from scrapy import Request
 from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 
-from crawler.urls import netloc
+from crawler import stats
+from crawler.extract.urls import netloc
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ class SourceHostsMiddleware:
         if hosts is None or netloc(request.url) in hosts:
             return
         assert self.crawler.stats is not None
-        self.crawler.stats.inc_value("neu/skipped/offsite")
+        self.crawler.stats.inc_value(stats.total(stats.skipped("offsite")))
         logger.debug("Not leaving the sources' hosts: %s", request.url)
         raise IgnoreRequest(f"offsite: {request.url}")
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from crawler.urls import netloc
+from crawler.extract.urls import netloc
 
 DEFAULT_SOURCES_FILE = Path(__file__).with_name("sources.toml")
 

@@ -8,12 +8,20 @@ a WebPlus college sub-site) with their ground truth. See ``build_replica`` and
 Opt-in trouble, off by default: server faults (``ReplicaServer(replica, FaultConfig(...))``,
 :mod:`replica.faults`), bad pages (``build_replica(bad_pages=True)``, :mod:`replica.badpages`)
 and hostile links (``build_replica(hostile=True)``, :mod:`replica.hostile`).
+
+Layers, each importing only from the layers before it (no cycles, not even through imports
+inside functions): the leaf modules (:mod:`replica.text`, :mod:`replica.theme`,
+:mod:`replica.response`); the model (:mod:`replica.model`); the templates
+(:mod:`replica.common`, :mod:`replica.vsb`, :mod:`replica.webplus`); the extras
+(:mod:`replica.badpages`, :mod:`replica.hostile`) and the ground truth (:mod:`replica.truth`);
+the public :class:`Replica` and :func:`build_replica` (:mod:`replica.build`); routing, faults
+and the server (:mod:`replica.routes`, :mod:`replica.faults`, :mod:`replica.server`).
 """
 
-from replica.badpages import BAD_KINDS, UNEXTRACTABLE
+from replica.build import Replica, build_replica
 from replica.faults import FAULT_KINDS, TRANSIENT_KINDS, FaultConfig
 from replica.hostile import HOSTILE_KINDS
-from replica.model import Article, Attachment, Column, Replica, Site, build_replica
+from replica.model import BAD_KINDS, UNEXTRACTABLE, Article, Attachment, Column, Site
 from replica.server import LoggedRequest, ReplicaServer
 from replica.theme import Theme, get_theme
 

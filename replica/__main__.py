@@ -9,8 +9,8 @@ import threading
 import types
 from collections.abc import Sequence
 
+from replica.build import build_replica
 from replica.faults import TRANSIENT_KINDS, FaultConfig, parse_pins
-from replica.model import build_replica
 from replica.server import ReplicaServer
 
 

@@ -3,12 +3,15 @@
 Two columns are added to the news site (VSB):
 
 * ``bad`` 问题页面 (``/bad.htm``, a normal pager) lists a few normal articles and one article of
-  each kind in :data:`BAD_KINDS`, served as :func:`respond` describes;
+  each kind in :data:`replica.model.BAD_KINDS`, served as :func:`respond` describes;
 * ``nopager`` 无分页 (``/nopager.htm``) lists five normal articles on a page without a pager.
 
-Ground truth (:mod:`replica.truth`): the kinds in :data:`UNEXTRACTABLE` are not expected at all;
-the others are expected with the text as it was before encoding, ``published`` None for
-``no_date`` and ``title`` None for ``no_title`` (the page shows no title anywhere).
+Ground truth (:mod:`replica.truth`): the kinds in :data:`replica.model.UNEXTRACTABLE` are not
+expected at all; the others are expected with the text as it was before encoding, ``published``
+None for ``no_date`` and ``title`` None for ``no_title`` (the page shows no title anywhere).
+
+The kinds are model data (:mod:`replica.model`); this module only builds the columns and
+renders the pages, so nothing below it (the model, the templates) imports it.
 """
 
 from __future__ import annotations
@@ -18,28 +21,14 @@ from collections.abc import Iterator
 
 from replica import vsb
 from replica.common import esc
-from replica.model import Article, Replica, Site
+from replica.model import Article, BadKind, ReplicaModel, Site
 from replica.response import Response, Stream
-
-BAD_KINDS = (
-    "empty",
-    "binary",
-    "gbk_meta",
-    "gbk_wrong_header",
-    "gb2312",
-    "huge",
-    "nested",
-    "no_date",
-    "no_title",
-    "no_container",
-)
-UNEXTRACTABLE = frozenset({"empty", "binary", "huge"})
 
 BAD_COLID = 1097
 NOPAGER_COLID = 1098
 NOPAGER_ARTICLES = 5
 # The bad column in list order (newest first): a normal article now and then between the bad.
-_LAYOUT = (
+_LAYOUT: tuple[BadKind | None, ...] = (
     None,
     "empty",
     "binary",
@@ -67,7 +56,8 @@ GBK_META = '<meta charset="gbk">'
 GB2312_META = '<meta http-equiv="Content-Type" content="text/html; charset=gb2312">'
 
 
-def add_bad_columns(replica: Replica) -> None:
+def add_bad_columns(replica: ReplicaModel) -> None:
+    """Add the ``bad`` and ``nopager`` columns to the news site."""
     col = replica.add_column("news", "bad", "问题页面", "/bad.htm", BAD_COLID, len(_LAYOUT))
     for article, kind in zip(col.articles, _LAYOUT, strict=True):
         if kind is None:
@@ -81,7 +71,7 @@ def add_bad_columns(replica: Replica) -> None:
 
 
 def respond(
-    replica: Replica, site: Site, article: Article, headers: list[tuple[str, str]]
+    replica: ReplicaModel, site: Site, article: Article, headers: list[tuple[str, str]]
 ) -> Response:
     """The page of a bad article (*headers*: its validators, sent as for any article)."""
     kind = article.bad
@@ -136,7 +126,7 @@ def _nested(page: str) -> str:
     return _replace_once(page, "</body>", "</div>" * NESTING + "\n</body>")
 
 
-def _untitled(replica: Replica, site: Site, article: Article, page: str) -> str:
+def _untitled(replica: ReplicaModel, site: Site, article: Article, page: str) -> str:
     """No title element, and an empty ``<title>``."""
     t = replica.theme
     page = _replace_once(
@@ -147,7 +137,7 @@ def _untitled(replica: Replica, site: Site, article: Article, page: str) -> str:
     )
 
 
-def _uncontained(replica: Replica, page: str) -> str:
+def _uncontained(replica: ReplicaModel, page: str) -> str:
     """The body in plain divs: no vsb_content wrapper, no v_news_content."""
     t = replica.theme
     container = (

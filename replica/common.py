@@ -9,7 +9,7 @@ import random
 from dataclasses import dataclass
 from typing import Literal
 
-from replica.model import Article, Attachment, Column, Replica, Site, original_image
+from replica.model import Article, Attachment, Column, ReplicaModel, Site, original_image
 
 TITLE_LIMIT = 22  # list link texts longer than this are cut and get "..."
 SIDEBAR_SIZE = 5
@@ -207,7 +207,7 @@ def link_to(site: Site, page: str, target: str) -> str:
     return rel(page, target) if site.cms == "vsb" else target
 
 
-def header(replica: Replica, site: Site, page: str) -> str:
+def header(replica: ReplicaModel, site: Site, page: str) -> str:
     t = replica.theme
     lab = LABELS[site.language]
     frag = ' frag="窗口1"' if site.cms == "webplus" else ""
@@ -226,7 +226,7 @@ def header(replica: Replica, site: Site, page: str) -> str:
     )
 
 
-def footer(replica: Replica, site: Site) -> str:
+def footer(replica: ReplicaModel, site: Site) -> str:
     t = replica.theme
     lines = "".join(f"<p>{esc(line)}</p>" for line in FOOTERS[site.name])
     out = f'<div class="{t.footer_cls}">{lines}</div>\n'
@@ -238,7 +238,7 @@ def footer(replica: Replica, site: Site) -> str:
 
 
 def sidebar(
-    replica: Replica,
+    replica: ReplicaModel,
     site: Site,
     page: str,
     heading: str,
@@ -264,13 +264,13 @@ def sidebar(
     )
 
 
-def arrange(replica: Replica, key: int, side: str, main: str) -> str:
+def arrange(replica: ReplicaModel, key: int, side: str, main: str) -> str:
     t = replica.theme
     inner = side + main if t.sidebar_first(key) else main + side
     return f'<div class="{t.main_cls}">\n{inner}</div>\n'
 
 
-def breadcrumb(replica: Replica, site: Site, page: str, col: Column, article: bool) -> str:
+def breadcrumb(replica: ReplicaModel, site: Site, page: str, col: Column, article: bool) -> str:
     t = replica.theme
     lab = LABELS[site.language]
     if site.cms == "vsb":
@@ -288,11 +288,11 @@ def breadcrumb(replica: Replica, site: Site, page: str, col: Column, article: bo
     return f'<div class="{t.breadcrumb_cls}">{lab["location"]} {sep.join(parts)}</div>\n'
 
 
-def column_block(replica: Replica, col: Column) -> str:
+def column_block(replica: ReplicaModel, col: Column) -> str:
     return f'<div class="{replica.theme.colblock_cls}"><h2>{esc(col.label)}</h2></div>\n'
 
 
-def prev_next(replica: Replica, site: Site, article: Article) -> str:
+def prev_next(replica: ReplicaModel, site: Site, article: Article) -> str:
     t = replica.theme
     lab = LABELS[site.language]
     prev, nxt = neighbours(site, article)
@@ -306,7 +306,7 @@ def prev_next(replica: Replica, site: Site, article: Article) -> str:
     return f'<div class="{t.prevnext_cls}">{"".join(rows)}</div>\n'
 
 
-def home_body(replica: Replica, site: Site) -> str:
+def home_body(replica: ReplicaModel, site: Site) -> str:
     """The main block of /index.htm: headlines plus links that are not columns."""
     t = replica.theme
     lab = LABELS[site.language]
@@ -338,7 +338,7 @@ def home_body(replica: Replica, site: Site) -> str:
     )
 
 
-def plain_body(replica: Replica, site: Site, heading: str, paragraphs: list[str]) -> str:
+def plain_body(replica: ReplicaModel, site: Site, heading: str, paragraphs: list[str]) -> str:
     t = replica.theme
     paras = "".join(f"<p>{esc(p)}</p>" for p in paragraphs)
     return f'<div class="{t.about_cls}"><h2>{esc(heading)}</h2>{paras}</div>\n'

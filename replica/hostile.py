@@ -19,7 +19,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, cast
 
-from replica.model import LAST_DAY, ExtraLink, Redirect, Replica
+from replica.model import LAST_DAY, ExtraLink, Redirect, ReplicaModel
 
 HOSTILE_COLID = 1099
 ENDLESS_COLID = 1100
@@ -41,7 +41,7 @@ HOSTILE_KINDS = (
 )
 
 
-def add_hostile_columns(replica: Replica) -> None:
+def add_hostile_columns(replica: ReplicaModel) -> None:
     col = replica.add_column(
         "news", "hostile", "恶意链接", "/hostile.htm", HOSTILE_COLID, HOSTILE_ARTICLES
     )

@@ -3,6 +3,11 @@
 The model is the single source of truth. Pages are rendered from it at each request (see
 :mod:`replica.routes`) and the ground truth (:mod:`replica.truth`) is computed from it, so a
 mutation is visible to the next request and to the next ``expected_records`` call at once.
+
+This module is the bottom of the package: it imports only the word lists (:mod:`replica.text`)
+and the theme type (:mod:`replica.theme`). The renderers, the opt-in extras and the ground
+truth import it, never the other way round; :mod:`replica.build` puts them together into the
+public :class:`~replica.build.Replica`.
 """
 
 from __future__ import annotations
@@ -13,14 +18,10 @@ import random
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Literal, Protocol, get_args
 
 from replica import text
-from replica.theme import Theme, get_theme
-
-if TYPE_CHECKING:
-    from replica.truth import BaseURLs
+from replica.theme import Theme
 
 CST = dt.timezone(dt.timedelta(hours=8))
 Cms = Literal["vsb", "webplus"]
@@ -35,6 +36,31 @@ FIRST_DAY = dt.date(2016, 1, 1)
 LAST_DAY = dt.date(2026, 8, 31)
 # The logical clock behind Last-Modified of edits and layout changes starts here.
 CLOCK_START = dt.datetime(2026, 9, 1, 9, 0, tzinfo=CST)
+
+# The kinds of bad page (opt-in; replica.badpages serves each). Kind data lives here, with the
+# model that marks articles with it, so that neither the model nor the ground truth needs the
+# bad-page renderer.
+BadKind = Literal[
+    "empty",
+    "binary",
+    "gbk_meta",
+    "gbk_wrong_header",
+    "gb2312",
+    "huge",
+    "nested",
+    "no_date",
+    "no_title",
+    "no_container",
+]
+BAD_KINDS: tuple[BadKind, ...] = get_args(BadKind)
+# Bad pages with no content to extract: the ground truth does not expect them at all.
+UNEXTRACTABLE: frozenset[BadKind] = frozenset({"empty", "binary", "huge"})
+
+
+class BaseURLs(Protocol):
+    """Anything that knows each site's base URL (a running :class:`ReplicaServer`)."""
+
+    def base_url(self, site: str) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -54,7 +80,7 @@ class Attachment:
 
 @dataclass(eq=False)
 class Article:
-    """One article page. Mutable only through :class:`Replica` methods."""
+    """One article page. Mutable only through :class:`ReplicaModel` methods."""
 
     id: int
     site: str
@@ -82,7 +108,7 @@ class Article:
     modified: dt.datetime
     version: int = 1
     repost_of: int | None = None
-    bad: str | None = None  # a kind of replica.badpages.BAD_KINDS: the page is served broken
+    bad: BadKind | None = None  # a kind of BAD_KINDS: the page is served broken
     _paragraphs: list[str] | None = field(default=None, repr=False)
 
     @property
@@ -214,19 +240,14 @@ COLLEGE_FORMS = (
 COLLEGE_TIME_FORM = 3
 
 
-class Replica:
-    """Three generated NEU-like sites and their ground truth. Thread-safe."""
+class ReplicaModel:
+    """Three generated NEU-like sites: their state, queries and mutations. Thread-safe.
 
-    def __init__(
-        self,
-        seed: int,
-        articles_per_column: int,
-        page_size: int,
-        theme: Theme,
-        *,
-        bad_pages: bool = False,
-        hostile: bool = False,
-    ) -> None:
+    Tests use the subclass :class:`replica.build.Replica` (``build_replica``), which adds the
+    opt-in extras and the ground truth.
+    """
+
+    def __init__(self, seed: int, articles_per_column: int, page_size: int, theme: Theme) -> None:
         if page_size < 1:
             raise ValueError("page_size must be >= 1")
         if articles_per_column < 0:
@@ -245,16 +266,9 @@ class Replica:
         self._titles: set[str] = set()
         self._college_forms = 0
         self._build()
-        # Opt-in extras come last, from their own RNG, so the base sites stay byte-identical.
+        # Opt-in extras (add_column, reserve_id) draw from their own RNG, after the build, so
+        # the base sites stay byte-identical whether or not extras are added.
         self._extra_rng = random.Random(seed * 7919 + 0xE4)
-        if bad_pages:
-            from replica.badpages import add_bad_columns
-
-            add_bad_columns(self)
-        if hostile:
-            from replica.hostile import add_hostile_columns
-
-            add_hostile_columns(self)
 
     # ----------------------------------------------------------------- building
 
@@ -621,13 +635,7 @@ class Replica:
             s.layout_gen += 1
             s.layout_changed = self._tick()
 
-    # ----------------------------------------------------------------- ground truth, sources
-
-    def expected_records(self, server: BaseURLs) -> dict[str, dict[str, Any]]:
-        """What a perfect crawler extracts from every listed article, keyed by absolute URL."""
-        from replica.truth import expected_records
-
-        return expected_records(self, server)
+    # ----------------------------------------------------------------- extras by URL
 
     def bad_pages(self, server: BaseURLs) -> dict[str, str]:
         """URL -> kind (``"empty"``, ``"gbk_meta"``…) of every listed bad page."""
@@ -651,18 +659,6 @@ class Replica:
                         out[url] = link.kind
             return out
 
-    def write_sources(
-        self,
-        path: str | Path,
-        server: BaseURLs,
-        home: bool = False,
-        sites: Iterable[str] | None = None,
-    ) -> Path:
-        """Write a TOML sources file for the crawler (one table per column, or per site)."""
-        from replica.truth import write_sources
-
-        return write_sources(self, path, server, home=home, sites=sites)
-
 
 def _uuid(rng: random.Random) -> str:
     h = f"{rng.getrandbits(128):032x}"
@@ -680,28 +676,3 @@ def file_key(path: str) -> str:
     if path.startswith("/system/_content/download.jsp"):
         return "wbfileid=" + path.rpartition("wbfileid=")[2]
     return path
-
-
-def build_replica(
-    seed: int = 0,
-    articles_per_column: int = 25,
-    page_size: int = 10,
-    theme: str = "default",
-    *,
-    bad_pages: bool = False,
-    hostile: bool = False,
-) -> Replica:
-    """Generate the replica sites (deterministic for a given seed and arguments).
-
-    *bad_pages* adds the news columns ``bad`` and ``nopager`` (see :mod:`replica.badpages`),
-    *hostile* the columns ``hostile`` and ``endless`` (see :mod:`replica.hostile`). Both are
-    off by default, and then nothing the replica serves changes.
-    """
-    return Replica(
-        seed,
-        articles_per_column,
-        page_size,
-        get_theme(theme),
-        bad_pages=bad_pages,
-        hostile=hostile,
-    )

@@ -10,7 +10,7 @@ from email.utils import format_datetime, parsedate_to_datetime
 from urllib.parse import parse_qs, quote
 
 from replica import badpages, vsb, webplus
-from replica.model import Article, Column, Replica, Site
+from replica.model import Article, Column, ReplicaModel, Site
 from replica.response import Response as Response  # re-exported: it was defined here
 
 HTML = "text/html; charset=utf-8"
@@ -54,7 +54,7 @@ def http_date(moment: dt.datetime) -> str:
     return format_datetime(moment.astimezone(dt.UTC).replace(microsecond=0), usegmt=True)
 
 
-def _not_modified(replica: Replica, article: Article, headers: Mapping[str, str]) -> bool:
+def _not_modified(replica: ReplicaModel, article: Article, headers: Mapping[str, str]) -> bool:
     """RFC 9110 conditional GET: If-None-Match wins over If-Modified-Since."""
     inm = headers.get("if-none-match")
     if inm is not None:
@@ -74,7 +74,7 @@ def _not_modified(replica: Replica, article: Article, headers: Mapping[str, str]
 
 
 def _article(
-    replica: Replica, site: Site, article: Article, headers: Mapping[str, str]
+    replica: ReplicaModel, site: Site, article: Article, headers: Mapping[str, str]
 ) -> Response:
     validators = [
         ("ETag", replica.etag(article)),
@@ -109,7 +109,7 @@ def _endless_page(col: Column, path: str) -> tuple[Column, int, int] | None:
     return None
 
 
-def _list_page(replica: Replica, site: Site, path: str) -> tuple[Column, int, int] | None:
+def _list_page(replica: ReplicaModel, site: Site, path: str) -> tuple[Column, int, int] | None:
     """(column, page number counted from the newest, number of pages) of a list page path."""
     for col in site.columns:
         if col.pager == "endless":
@@ -189,7 +189,7 @@ def _redirect(site: Site, path: str, trap: str | None) -> Response | None:
 
 
 def respond(
-    replica: Replica,
+    replica: ReplicaModel,
     site_name: str,
     method: str,
     target: str,

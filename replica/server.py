@@ -32,9 +32,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, cast
 from urllib.parse import parse_qs
 
+from replica.build import Replica
 from replica.faults import FaultConfig, FaultInjector, error_response, loop_origin, loop_partner
 from replica.hostile import TrapServer
-from replica.model import Replica
 from replica.response import Response
 from replica.routes import redirect, respond
 

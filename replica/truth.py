@@ -1,29 +1,30 @@
-"""Ground truth and sources file: what a perfect crawler extracts, and where it starts."""
+"""Ground truth and sources file: what a perfect crawler extracts, and where it starts.
+
+Computed from the model and the body blocks the templates render (:mod:`replica.common`); the
+public :class:`~replica.build.Replica` exposes both as methods.
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
-from replica.badpages import UNEXTRACTABLE
 from replica.common import block_text, body_blocks
-from replica.model import COLLEGE_TIME_FORM
-
-if TYPE_CHECKING:
-    from replica.model import Article, Replica, Site
+from replica.model import (
+    COLLEGE_TIME_FORM,
+    UNEXTRACTABLE,
+    Article,
+    BaseURLs,
+    ReplicaModel,
+    Site,
+)
 
 TZ_SUFFIX = "+08:00"
 
 
-class BaseURLs(Protocol):
-    """Anything that knows each site's base URL (a running :class:`ReplicaServer`)."""
-
-    def base_url(self, site: str) -> str: ...
-
-
-def published(replica: Replica, site: Site, article: Article) -> str | None:
+def published(replica: ReplicaModel, site: Site, article: Article) -> str | None:
     """The article's date as the page shows it: a day, a day with time, or None."""
     if not replica.date_shown(article):
         return None
@@ -33,7 +34,7 @@ def published(replica: Replica, site: Site, article: Article) -> str | None:
     return article.date.isoformat()
 
 
-def record(replica: Replica, site: Site, article: Article, base: str) -> dict[str, Any]:
+def record(replica: ReplicaModel, site: Site, article: Article, base: str) -> dict[str, Any]:
     blocks = body_blocks(article, site.cms)
     attachments = [{"url": base + att.path, "name": att.name} for att in article.attachments]
     return {
@@ -53,7 +54,7 @@ def record(replica: Replica, site: Site, article: Article, base: str) -> dict[st
     }
 
 
-def expected_records(replica: Replica, server: BaseURLs) -> dict[str, dict[str, Any]]:
+def expected_records(replica: ReplicaModel, server: BaseURLs) -> dict[str, dict[str, Any]]:
     """Every article currently listed in some column, keyed by its absolute URL; bad pages
     with no content to extract (empty, binary, huge) are not expected."""
     out: dict[str, dict[str, Any]] = {}
@@ -74,7 +75,7 @@ def _toml_str(value: str) -> str:
 
 
 def write_sources(
-    replica: Replica,
+    replica: ReplicaModel,
     path: str | Path,
     server: BaseURLs,
     *,

@@ -27,7 +27,7 @@ from replica.common import (
     sidebar,
     truncate,
 )
-from replica.model import Article, Column, ExtraLink, Replica, Site
+from replica.model import Article, Column, ExtraLink, ReplicaModel, Site
 
 # The charset declaration of every VSB page (bad pages swap it for a GBK one).
 META_CHARSET = '<meta http-equiv="Content-Type" content="text/html; charset=UTF-8" />'
@@ -105,7 +105,7 @@ def _pager(col: Column, page: str, k: int, pages: int, total: int) -> str:
     )
 
 
-def _chunk(replica: Replica, col: Column, k: int) -> list[Article]:
+def _chunk(replica: ReplicaModel, col: Column, k: int) -> list[Article]:
     """The articles list page *k* shows: a slice, or all of them when the column never pages
     (no pager) or pages forever over the same few (endless)."""
     if col.pager != "normal":
@@ -122,7 +122,7 @@ def _extra_item(page: str, link: ExtraLink) -> str:
     )
 
 
-def _pager_block(replica: Replica, col: Column, page: str, k: int, pages: int) -> str:
+def _pager_block(replica: ReplicaModel, col: Column, page: str, k: int, pages: int) -> str:
     if col.pager == "none":
         return ""
     total = len(col.articles) * (pages if col.pager == "endless" else 1)
@@ -130,7 +130,7 @@ def _pager_block(replica: Replica, col: Column, page: str, k: int, pages: int) -
     return f'<div class="{replica.theme.pager_wrap_cls}">{pager}</div>\n'
 
 
-def list_page(replica: Replica, site: Site, col: Column, k: int, pages: int) -> str:
+def list_page(replica: ReplicaModel, site: Site, col: Column, k: int, pages: int) -> str:
     t = replica.theme
     page = page_path(col, k, pages)
     chunk = _chunk(replica, col, k)
@@ -176,7 +176,7 @@ def list_page(replica: Replica, site: Site, col: Column, k: int, pages: int) -> 
     )
 
 
-def _meta(replica: Replica, site: Site, article: Article) -> str:
+def _meta(replica: ReplicaModel, site: Site, article: Article) -> str:
     t = replica.theme
     tag = t.meta_tag
     date = iso(article) if replica.date_shown(article) else None
@@ -240,7 +240,7 @@ def _attachments(site: Site, article: Article) -> str:
     return f'<ul style="list-style-type:none;">{"".join(rows)}</ul>\n'
 
 
-def article_page(replica: Replica, site: Site, article: Article) -> str:
+def article_page(replica: ReplicaModel, site: Site, article: Article) -> str:
     t = replica.theme
     lab = LABELS[site.language]
     col = site.home_column(article)
@@ -289,7 +289,7 @@ def article_page(replica: Replica, site: Site, article: Article) -> str:
     )
 
 
-def home_page(replica: Replica, site: Site) -> str:
+def home_page(replica: ReplicaModel, site: Site) -> str:
     page = "/index.htm"
     return (
         _head(site, page, site.site_title, "index", 1001, -1)
@@ -300,7 +300,7 @@ def home_page(replica: Replica, site: Site) -> str:
     )
 
 
-def plain_page(replica: Replica, site: Site, page: str, heading: str, paras: list[str]) -> str:
+def plain_page(replica: ReplicaModel, site: Site, page: str, heading: str, paras: list[str]) -> str:
     return (
         _head(site, page, f"{heading}-{site.site_title}", "content", 1001, -1)
         + header(replica, site, page)

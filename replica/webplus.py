@@ -25,7 +25,7 @@ from replica.common import (
     render_paragraph,
     sidebar,
 )
-from replica.model import Article, Column, Replica, Site
+from replica.model import Article, Column, ReplicaModel, Site
 
 VOID = "javascript:void(0);"
 
@@ -55,7 +55,7 @@ def _head(site: Site, title: str) -> str:
     )
 
 
-def _pager(replica: Replica, col: Column, k: int, pages: int, total: int) -> str:
+def _pager(replica: ReplicaModel, col: Column, k: int, pages: int, total: int) -> str:
     def href(n: int, usable: bool) -> str:
         return esc(page_path(col, n)) if usable else VOID
 
@@ -84,7 +84,7 @@ def _pager(replica: Replica, col: Column, k: int, pages: int, total: int) -> str
     )
 
 
-def list_page(replica: Replica, site: Site, col: Column, k: int, pages: int) -> str:
+def list_page(replica: ReplicaModel, site: Site, col: Column, k: int, pages: int) -> str:
     t = replica.theme
     page = page_path(col, k)
     size = replica.page_size
@@ -139,7 +139,7 @@ def _visits(site: Site, article: Article) -> str:
     )
 
 
-def _meta(replica: Replica, site: Site, article: Article) -> str:
+def _meta(replica: ReplicaModel, site: Site, article: Article) -> str:
     t = replica.theme
     d = article.date
     shown = replica.date_shown(article)
@@ -173,7 +173,7 @@ def _meta(replica: Replica, site: Site, article: Article) -> str:
     return f'<{tag} class="{t.wp_meta_cls}">{" ".join(spans)}</{tag}>\n'
 
 
-def article_page(replica: Replica, site: Site, article: Article) -> str:
+def article_page(replica: ReplicaModel, site: Site, article: Article) -> str:
     t = replica.theme
     lab = LABELS[site.language]
     col = site.home_column(article)
@@ -224,7 +224,7 @@ def article_page(replica: Replica, site: Site, article: Article) -> str:
     )
 
 
-def home_page(replica: Replica, site: Site) -> str:
+def home_page(replica: ReplicaModel, site: Site) -> str:
     return (
         _head(site, site.site_title)
         + header(replica, site, "/index.htm")
@@ -234,7 +234,7 @@ def home_page(replica: Replica, site: Site) -> str:
     )
 
 
-def plain_page(replica: Replica, site: Site, page: str, heading: str, paras: list[str]) -> str:
+def plain_page(replica: ReplicaModel, site: Site, page: str, heading: str, paras: list[str]) -> str:
     return (
         _head(site, f"{heading}-{site.site_title}")
         + header(replica, site, page)

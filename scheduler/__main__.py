@@ -14,11 +14,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from crawler.cli import positive_int
-from crawler.commands.crawl import CONFIG_ERROR_EXIT
-from scheduler.config import ConfigError, load_schedule, parse_duration
+from crawler.commandline import CONFIG_ERROR_EXIT, ConfigError, positive_int
+from crawler.store.locks import DataDirError
+from scheduler.config import load_schedule, parse_duration
 from scheduler.crawl import CrawlOptions, check_setting
-from scheduler.history import DataDirError, lock_data_dir, repair_runs
+from scheduler.history import lock_data_dir, repair_runs
 from scheduler.metrics import Metrics
 from scheduler.runner import Runner, RunnerOptions
 from scheduler.service import run_forever, run_once, stop_on_signals

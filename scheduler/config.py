@@ -16,6 +16,7 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from crawler.commandline import ConfigError
 from crawler.sources import Source, SourcesError, load_sources, read_toml
 
 DEFAULT_SCHEDULE_FILE = Path(__file__).with_name("schedule.toml")
@@ -35,10 +36,6 @@ CRON_LOOKAHEAD = 8
 
 # A crawl may take as long as its interval, but no less than this (first fills take a while).
 MIN_TIMEOUT = 300.0
-
-
-class ConfigError(ValueError):
-    """A schedule or option that cannot be used; the message is one line for the user."""
 
 
 @dataclass(frozen=True)

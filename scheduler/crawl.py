@@ -17,8 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from crawler.commands.crawl import CONFIG_ERROR_EXIT
-from scheduler.config import ConfigError
+from crawler.commandline import CONFIG_ERROR_EXIT, ConfigError
 
 logger = logging.getLogger(__name__)
 

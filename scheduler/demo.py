@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from crawler.feed import FEED_FILE
+from crawler.store.feed import FEED_FILE
 from replica import ReplicaServer, build_replica
 from scheduler.health import SKIPPED
 from scheduler.history import RUNS_FILE

@@ -15,8 +15,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from crawler import store
-from crawler.feed import FeedWriter, cut_torn_tail, iter_lines_from
+from crawler.store.feed import FeedWriter, cut_torn_tail, iter_lines_from
+from crawler.store.locks import DataDirError
+from crawler.store.locks import lock_data_dir as lock_dir
 from scheduler.health import SourceState
 
 logger = logging.getLogger(__name__)
@@ -27,10 +28,6 @@ LOGS_DIR = "logs"
 LOCK_FILE = ".scheduler.lock"
 LOG_SUFFIX = ".log"
 STATS_SUFFIX = ".stats.json"
-
-
-class DataDirError(RuntimeError):
-    """The data directory cannot be used; the message is one line for the user."""
 
 
 def new_run_id(started: datetime, job: str) -> str:
@@ -53,10 +50,8 @@ def lock_data_dir(data_dir: Path) -> int:
     Returns the descriptor holding the lock; the lock ends with the process.
     """
     try:
-        fd = store.lock_data_dir(data_dir, LOCK_FILE, "another scheduler", "stop it first")
+        fd = lock_dir(data_dir, LOCK_FILE, "another scheduler", "stop it first")
         (data_dir / LOGS_DIR).mkdir(exist_ok=True)
-    except store.StoreError as exc:
-        raise DataDirError(str(exc)) from None
     except OSError as exc:
         raise DataDirError(f"data directory {data_dir} is not usable: {exc.strerror}") from None
     return fd

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from crawler.cli import main
-from crawler.export import newest, write_syndication
+from crawler.cli.main import main
+from crawler.store.export import newest, write_syndication
 
 ROOT = Path(__file__).resolve().parent.parent
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -73,7 +73,7 @@ def make_data_dir(
 
 def cli(*args: str, **kwargs: Any) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
-        [sys.executable, "-m", "crawler.cli", *args],
+        [sys.executable, "-m", "crawler.cli.main", *args],
         capture_output=True,
         timeout=30,
         env=_env(),
@@ -150,7 +150,7 @@ def test_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
     data_dir = make_data_dir(tmp_path, [record(i % 28 + 1) for i in range(3000)])
 
     with subprocess.Popen(
-        [sys.executable, "-m", "crawler.cli", "feed", "--data-dir", str(data_dir)],
+        [sys.executable, "-m", "crawler.cli.main", "feed", "--data-dir", str(data_dir)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=_env(),
@@ -171,7 +171,7 @@ def test_follow_prints_each_new_line_at_once_and_ctrl_c_exits_0(tmp_path: Path) 
     feed = data_dir / "articles.jsonl"
 
     with subprocess.Popen(
-        [sys.executable, "-m", "crawler.cli", "feed", "--follow", "--data-dir", str(data_dir)],
+        [sys.executable, "-m", "crawler.cli.main", "feed", "--follow", "--data-dir", str(data_dir)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=_env(),

@@ -190,7 +190,7 @@ def test_feed_follow_sees_lines_of_a_concurrent_crawl(
     data.mkdir()
     out.mkdir()
     follower = subprocess.Popen(
-        [sys.executable, "-m", "crawler.cli", "feed", "--data-dir", str(data), "--follow"],
+        [sys.executable, "-m", "crawler.cli.main", "feed", "--data-dir", str(data), "--follow"],
         cwd=PROJECT_ROOT,
         stdout=subprocess.PIPE,
         text=True,

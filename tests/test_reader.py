@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from crawler.reader import follow_feed, iter_feed
+from crawler.store.reader import follow_feed, iter_feed
 
 Record = dict[str, Any]
 
@@ -148,7 +148,7 @@ def test_latest_with_an_unusable_state_db_scans_the_feed(
     feed = write_feed(tmp_path / "articles.jsonl", [record(A), record(A, 2)])
     sqlite3.connect(tmp_path / "state.sqlite3").close()  # created, no tables yet
 
-    with caplog.at_level(logging.WARNING, logger="crawler.reader"):
+    with caplog.at_level(logging.WARNING, logger="crawler.store.reader"):
         assert ids(iter_feed(feed, latest=True)) == [(A, 2)]
     assert "no usable articles table" in caplog.text
 
@@ -178,7 +178,7 @@ def test_bad_lines_are_logged_with_their_offset_and_skipped(
     feed = tmp_path / "articles.jsonl"
     feed.write_bytes(first + b'{"id": "broken\n' + b"\n" + b"[1, 2]\n" + line(record(B)))
 
-    with caplog.at_level(logging.WARNING, logger="crawler.reader"):
+    with caplog.at_level(logging.WARNING, logger="crawler.store.reader"):
         assert ids(iter_feed(feed)) == [(A, 1), (B, 1)]
     assert f"offset {len(first)}" in caplog.text
     assert "not an object" in caplog.text
@@ -334,7 +334,7 @@ def test_follow_skips_bad_lines_and_applies_filters(
         append(feed, b"not json\n" + line(record(B)) + line(record(C, source="neunews-ddyw")))
 
     thread = run_writer(writer)
-    with caplog.at_level(logging.WARNING, logger="crawler.reader"):
+    with caplog.at_level(logging.WARNING, logger="crawler.store.reader"):
         got = collect(
             follow_feed(feed, poll_interval=0.01, stop=stop, source="neunews-ddyw"), stop, C
         )

@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import tomllib
 import urllib.error
 import urllib.request
@@ -144,14 +143,18 @@ def test_free_ports_and_clean_stop() -> None:
     ports = [server.port(site) for site in ("news", "english", "college")]
     assert len(set(ports)) == 3 and all(p > 0 for p in ports)
     assert server.base_url("news") == f"http://127.0.0.1:{ports[0]}"
-    # an idle keep-alive connection must not hold the stop up
+    # an idle keep-alive connection must not outlive the stop: the server hangs it up
     conn = http.client.HTTPConnection("127.0.0.1", ports[0], timeout=5)
     conn.request("GET", "/index.htm")
     assert conn.getresponse().read()
-    started = time.monotonic()
     server.stop()
-    assert time.monotonic() - started < 1.0
     server.stop()  # twice is fine
+    assert conn.sock is not None
+    try:  # end of stream, not the 5 s client timeout (TimeoutError) of a connection left open
+        left = conn.sock.recv(1)
+    except ConnectionResetError:
+        left = b""
+    assert left == b""
     conn.close()
     assert set(threading.enumerate()) <= before
     for port in ports:
@@ -552,18 +555,20 @@ def test_sources_file(served: tuple[Replica, ReplicaServer], tmp_path: Path) -> 
     ]
 
 
-def test_scale_builds_and_serves_quickly() -> None:
-    started = time.monotonic()
+def test_large_replica_builds_and_serves() -> None:
+    # How fast is for the benchmarks; this checks that a large replica is complete and served.
     replica = build_replica(articles_per_column=1000)
-    assert time.monotonic() - started < 1.5
     assert len(replica.articles("news", "ddyw")) == 1000
     with ReplicaServer(replica) as server:
-        started = time.monotonic()
-        last = get_html(server.base_url("news") + "/ddyw/1.htm")
+        news, college = server.base_url("news"), server.base_url("college")
+        last = get_html(news + "/ddyw/1.htm")
         article = replica.articles("college", "tzgg")[777]
-        get_html(server.base_url("college") + article.path)
-        assert time.monotonic() - started < 0.5
+        page = get_html(college + article.path)
+        expected = replica.expected_records(server)[college + article.path]
     assert '<span class="p_t">100/100</span>' in last
+    listed = {urljoin(news + "/ddyw/1.htm", a.attrs["href"]) for a in parse(last).find_all("a")}
+    assert news + replica.articles("news", "ddyw")[-1].path in listed  # the oldest, at the end
+    assert expected["title"] == article.title and article.title in parse(page).text()
 
 
 def test_cli_serves_until_sigterm(tmp_path: Path) -> None:

@@ -108,12 +108,12 @@ def test_once_records_one_run_with_the_crawls_figures(tmp_path: Path) -> None:
     data = tmp_path / "data"
     with ReplicaServer(replica) as server:
         sources = replica.write_sources(tmp_path / "sources.toml", server)
-        # As `neu-news schedule --once` would: crawler.cli hands the arguments over.
+        # As `neu-news schedule --once` would: crawler.cli.main hands the arguments over.
         done = subprocess.run(
             [
                 sys.executable,
                 "-m",
-                "crawler.cli",
+                "crawler.cli.main",
                 "schedule",
                 "--once",
                 *scheduler_command(sources, data)[3:],

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from crawler.cli import main as cli_main
+from crawler.cli.main import main as cli_main
 from scheduler.__main__ import main
 from scheduler.health import DEGRADED, FAILED, OK, SourceState
 from scheduler.history import save_health

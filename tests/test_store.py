@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from crawler.store import Outcome, Store
-from crawler.urls import article_id
+from crawler.store.datadir import Outcome, Store
+from crawler.extract.urls import article_id
 
 
 def record(url: str, text: str, title: str = "标题") -> dict[str, Any]:
@@ -25,8 +25,10 @@ def test_an_article_reached_through_a_redirect_is_known_by_its_listed_url(tmp_pa
     listed = "https://x.neu.edu.cn/info/1002/1.htm"
     moved = record("https://x.neu.edu.cn/info/1002/2.htm", BODY)
     store = Store(tmp_path)
-    store.note_fetch(moved["id"], '"etag-1"', None, requested=(article_id(listed), listed))
-    assert store.add(moved)[0] is Outcome.NEW
+    outcome, _line = store.add(
+        moved, validators=('"etag-1"', None), listed_as=(article_id(listed), listed)
+    )
+    assert outcome is Outcome.NEW
     assert store.is_known(article_id(listed))
     assert store.state.get(moved["id"]).etag == '"etag-1"'  # type: ignore[union-attr]
     store.close()

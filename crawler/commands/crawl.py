@@ -9,10 +9,8 @@ import sys
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
 
-from crawler.config import ConfigError, check_crawl_config
-
-CONFIG_ERROR_EXIT = 2
-UNFINISHED_EXIT = 1
+from crawler.commandline import CONFIG_ERROR_EXIT, UNFINISHED_EXIT, ConfigError
+from crawler.config import check_crawl_config
 
 
 class Command(ScrapyCrawlCommand):

@@ -7,7 +7,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from crawler.parsers import parse_article
+from crawler.extract.article import parse_article
 
 GOLDEN_DIR = Path(__file__).parent
 PAGES_DIR = GOLDEN_DIR / "pages"

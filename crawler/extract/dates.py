@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 
-# Pages give Beijing time without saying so.
-CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
+from crawler.items import CHINA_TZ
 
 NUMERIC_DATE_RE = re.compile(
     r"(?<!\d)(?P<year>(?:19|20)\d{2})\s*(?:[-/.]|年)\s*(?P<month>\d{1,2})\s*(?:[-/.]|月)\s*"

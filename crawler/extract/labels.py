@@ -8,7 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from crawler.selectors import LABEL_FIELD, LABEL_RE, MAX_LABEL_VALUE_LENGTH, NAME_SEPARATOR_RE
+from crawler.extract.selectors import (
+    LABEL_FIELD,
+    LABEL_RE,
+    MAX_LABEL_VALUE_LENGTH,
+    NAME_SEPARATOR_RE,
+)
 
 VALUE_STRIP = " \t[]【】()（）|/:：,，;；"
 

@@ -18,8 +18,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from crawler.feed import complete_lines, parse_line
-from crawler.state import STATE_FILE
+from crawler.store.feed import complete_lines, parse_line
+from crawler.store.state import STATE_FILE
 
 logger = logging.getLogger(__name__)
 

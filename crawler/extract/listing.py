@@ -13,16 +13,17 @@ from urllib.parse import urlsplit
 
 from lxml import html as lxml_html
 
-from crawler import selectors
-from crawler.blocks import normalize_space
-from crawler.pages import load_html
-from crawler.urls import absolute_link, canonical_id, canonical_url, is_document, netloc
+from crawler.extract import selectors
+from crawler.extract.decoding import load_html
+from crawler.extract.urls import absolute_link, canonical_id, canonical_url, is_document, netloc
+from crawler.text import normalize_space
 
 
 @dataclass(frozen=True)
 class ListedArticle:
-    url: str
-    id: str  # from the canonical URL (crawler.urls.article_id)
+    url: str  # as the page links it
+    canonical: str  # crawler.extract.urls.canonical_url of it
+    id: str  # crawler.extract.urls.canonical_id of that
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ def parse_list(html: str, url: str) -> ListPage | None:
             canonical = canonical_url(link)
             if canonical not in seen:
                 seen.add(canonical)
-                articles.append(ListedArticle(link, canonical_id(canonical)))
+                articles.append(ListedArticle(link, canonical, canonical_id(canonical)))
     return ListPage(
         articles=articles,
         next_url=_pager_link(

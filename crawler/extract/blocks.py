@@ -6,19 +6,12 @@ their text labels, so the parsers need the page's blocks rather than its class n
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from lxml import html as lxml_html
 
-from crawler.selectors import BLOCK_TAGS, HEADING_TAGS, NON_CONTENT_TAGS
-
-WHITESPACE_RE = re.compile(r"[\s\u00a0\u3000\u200b\ufeff]+")
-
-
-def normalize_space(text: str | None) -> str:
-    """Collapse every run of whitespace (NBSP, ideographic space included) into one space."""
-    return WHITESPACE_RE.sub(" ", text or "").strip()
+from crawler.extract.selectors import BLOCK_TAGS, HEADING_TAGS, NON_CONTENT_TAGS
+from crawler.text import normalize_space
 
 
 @dataclass

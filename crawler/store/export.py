@@ -17,7 +17,7 @@ from typing import Any, BinaryIO, Literal
 
 from feedgen.feed import FeedGenerator
 
-from crawler.dates import CHINA_TZ
+from crawler.items import CHINA_TZ
 
 logger = logging.getLogger(__name__)
 

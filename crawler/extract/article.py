@@ -19,12 +19,13 @@ from lxml import etree
 from lxml import html as lxml_html
 from trafilatura.settings import use_config
 
-from crawler import selectors
-from crawler.blocks import Block, normalize_space, page_blocks
-from crawler.dates import parse_date
-from crawler.labels import has_label, read_labels, split_names
-from crawler.pages import load_html
-from crawler.urls import absolute_link, is_document
+from crawler.extract import selectors
+from crawler.extract.blocks import Block, page_blocks
+from crawler.extract.dates import parse_date
+from crawler.extract.decoding import load_html
+from crawler.extract.labels import has_label, read_labels, split_names
+from crawler.extract.urls import absolute_link, is_document
+from crawler.text import normalize_space
 
 # How many blocks around the content container may hold the meta line.
 META_WINDOW = 6

@@ -14,14 +14,15 @@ import logging
 import os
 import sqlite3
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from crawler.blocks import normalize_space
-from crawler.feed import FEED_FILE, FeedWriter, cut_torn_tail, iter_lines_from
 from crawler.items import utc_now
-from crawler.locks import LockHeld, hold_lock
-from crawler.state import STATE_FILE, KnownArticle, State, merge_columns
+from crawler.store.feed import FEED_FILE, FeedWriter, cut_torn_tail, iter_lines_from
+from crawler.store.locks import DataDirError, lock_data_dir
+from crawler.store.state import STATE_FILE, State, merge_columns
+from crawler.text import normalize_space
 
 logger = logging.getLogger(__name__)
 
@@ -30,8 +31,29 @@ LOCK_FILE = ".lock"
 MIN_DEDUP_BODY = 40
 
 
-class StoreError(RuntimeError):
-    """The data directory cannot be used; the message is one line for the user."""
+# (ETag, Last-Modified) of an article's last fetch, sent back to ask whether it changed.
+Validators = tuple[str | None, str | None]
+
+
+@dataclass(frozen=True)
+class Recheck:
+    """A known article to fetch again, conditionally, to catch an edit."""
+
+    id: str
+    url: str
+    source: str
+    columns: list[str]
+    headers: dict[str, str]
+
+
+def conditional_headers(etag: str | None, last_modified: str | None) -> dict[str, str]:
+    """The request headers that make a re-fetch answer 304 when nothing changed."""
+    headers = {}
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    return headers
 
 
 class Outcome(enum.Enum):
@@ -59,8 +81,6 @@ class Store:
         self.data_dir = data_dir
         self.batch_size = batch_size
         self.pending = 0
-        self.validators: dict[str, tuple[str | None, str | None]] = {}
-        self.requested_as: dict[str, tuple[str, str]] = {}
         self.lock_fd = _lock(data_dir)
         try:
             self.state = State(data_dir / STATE_FILE)
@@ -70,7 +90,7 @@ class Store:
         except BaseException as exc:
             self._close_opened()
             if isinstance(exc, OSError | sqlite3.Error):
-                raise StoreError(f"data directory {data_dir} cannot be used: {exc}") from None
+                raise DataDirError(f"data directory {data_dir} cannot be used: {exc}") from None
             raise
 
     def _close_opened(self) -> None:
@@ -85,6 +105,9 @@ class Store:
     def feed_path(self) -> Path:
         return self.data_dir / FEED_FILE
 
+    def describe(self) -> str:
+        return f"Feed {self.feed_path} holds {self.state.count()} articles"
+
     def close(self) -> None:
         self.flush()
         self.feed.close()
@@ -97,13 +120,23 @@ class Store:
         self.state.commit(self.feed.size)
         self.pending = 0
 
-    # -- what the spider asks --------------------------------------------------------------------
+    # -- what the crawl asks -----------------------------------------------------------------------
 
     def is_known(self, article_id: str) -> bool:
         return self.state.is_known(article_id)
 
-    def recheck_candidates(self, first_seen_after: str) -> list[KnownArticle]:
-        return self.state.first_seen_since(first_seen_after)
+    def rechecks(self, first_seen_after: str) -> list[Recheck]:
+        """Conditional re-fetches of the articles first seen at or after *first_seen_after*."""
+        return [
+            Recheck(
+                id=known.id,
+                url=known.url,
+                source=known.source,
+                columns=known.columns,
+                headers=conditional_headers(known.etag, known.last_modified),
+            )
+            for known in self.state.first_seen_since(first_seen_after)
+        ]
 
     def walk_complete(self, key: str) -> bool:
         return self.state.walk_complete(key)
@@ -114,31 +147,25 @@ class Store:
     def add_columns(self, article_id: str, columns: list[str]) -> None:
         self.state.add_columns(self.state.alias_target(article_id) or article_id, columns)
 
-    def note_fetch(
-        self,
-        article_id: str,
-        etag: str | None,
-        last_modified: str | None,
-        requested: tuple[str, str],
-    ) -> None:
-        """Remember what fetching an article's page said besides the page, for ``add``: its
-        HTTP validators, and the (id, URL) it was requested as when a redirect moved it."""
-        if etag or last_modified:
-            self.validators[article_id] = (etag, last_modified)
-        if requested[0] != article_id:
-            self.requested_as[article_id] = requested
-
     # -- records ---------------------------------------------------------------------------------
 
-    def add(self, record: Mapping[str, Any]) -> tuple[Outcome, dict[str, Any] | None]:
-        """File one crawled record; return what it was and the feed line written, if any."""
+    def add(
+        self,
+        record: Mapping[str, Any],
+        validators: Validators | None = None,
+        listed_as: tuple[str, str] | None = None,
+    ) -> tuple[Outcome, dict[str, Any] | None]:
+        """File one crawled record; return what it was and the feed line written, if any.
+
+        *validators*: the (ETag, Last-Modified) its response carried; *listed_as*: the (id, URL)
+        it was listed as, when a redirect brought it to another URL.
+        """
         article_id = str(record["id"])
         columns = list(record.get("columns") or [])
-        validators = self.validators.pop(article_id, None)
-        requested_as = self.requested_as.pop(article_id, None)
-        if requested_as:
+        validators = validators if validators and any(validators) else None
+        if listed_as and listed_as[0] != article_id:
             # Listed at one URL, found at another: the listed one is known from now on.
-            self.state.add_alias(requested_as[0], requested_as[1], article_id)
+            self.state.add_alias(listed_as[0], listed_as[1], article_id)
         if self.state.alias_target(article_id):
             return Outcome.DUPLICATE_URL, None
         known = self.state.get(article_id)
@@ -209,6 +236,50 @@ class Store:
         self.flush()
 
 
+class NullStore:
+    """The data directory when there is none (``NEU_DATA_DIR`` empty): nothing is known or kept,
+    every record is new. Stands in for ``Store`` so that its users need no ``None`` checks."""
+
+    data_dir = None
+
+    def describe(self) -> str:
+        return "No data directory: no feed is kept, every article is new"
+
+    def is_known(self, article_id: str) -> bool:
+        return False
+
+    def rechecks(self, first_seen_after: str) -> list[Recheck]:
+        return []
+
+    def walk_complete(self, key: str) -> bool:
+        return False
+
+    def set_walk_complete(self, key: str, complete: bool) -> None:
+        pass
+
+    def add_columns(self, article_id: str, columns: list[str]) -> None:
+        pass
+
+    def add(
+        self,
+        record: Mapping[str, Any],
+        validators: Validators | None = None,
+        listed_as: tuple[str, str] | None = None,
+    ) -> tuple[Outcome, dict[str, Any] | None]:
+        return Outcome.NEW, dict(record)
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def open_store(data_dir: str, batch_size: int) -> Store | NullStore:
+    """The data directory a crawl keeps its feed in, or ``NullStore`` when *data_dir* is empty."""
+    return Store(Path(data_dir), batch_size=batch_size) if data_dir else NullStore()
+
+
 def _feed_line(
     record: Mapping[str, Any],
     version: int,
@@ -226,7 +297,7 @@ def _feed_line(
 
 
 def check_data_dir(data_dir: Path) -> None:
-    """Raise ``StoreError`` now if a crawl could not use *data_dir* (missing, locked, full…).
+    """Raise ``DataDirError`` now if a crawl could not use *data_dir* (missing, locked, full…).
 
     Creates what a crawl would (the directory, lock, empty state and feed) but repairs nothing:
     repairs are the crawl's, logged in its own log.
@@ -236,7 +307,7 @@ def check_data_dir(data_dir: Path) -> None:
         State(data_dir / STATE_FILE).close()
         os.close(os.open(data_dir / FEED_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644))
     except (OSError, sqlite3.Error) as exc:
-        raise StoreError(f"data directory {data_dir} cannot be used: {exc}") from None
+        raise DataDirError(f"data directory {data_dir} cannot be used: {exc}") from None
     finally:
         os.close(lock_fd)
 
@@ -246,22 +317,3 @@ def _lock(data_dir: Path) -> int:
     return lock_data_dir(
         data_dir, LOCK_FILE, "another crawl", "wait for it to finish or use another -s NEU_DATA_DIR"
     )
-
-
-def lock_data_dir(data_dir: Path, lock_file: str, holder: str, advice: str) -> int:
-    """Create *data_dir* if its parent exists and take its *lock_file*, or raise ``StoreError``
-    naming the *holder* that has it; returns the descriptor that holds the lock."""
-    try:
-        data_dir.mkdir(exist_ok=True)
-    except FileNotFoundError:
-        raise StoreError(f"data directory {data_dir}: its parent does not exist") from None
-    except OSError as exc:
-        raise StoreError(f"data directory {data_dir} cannot be created: {exc.strerror}") from None
-    try:
-        return hold_lock(data_dir / lock_file)
-    except LockHeld as held:
-        raise StoreError(
-            f"{holder} (pid {held.holder}) is using data directory {data_dir}; {advice}"
-        ) from None
-    except OSError as exc:
-        raise StoreError(f"data directory {data_dir} is not writable: {exc.strerror}") from None

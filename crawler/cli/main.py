@@ -1,0 +1,49 @@
+"""``neu-news``: a small dispatcher to one module per command.
+
+``schedule`` and ``status`` belong to the scheduler, which parses its own arguments; every other
+command is parsed here and run by its module. Commands are imported when run, so reading the feed
+never pays for what the other commands load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from crawler.cli import feed
+
+# Subcommands owned by the scheduler package; their arguments are its business.
+SCHEDULER_COMMANDS = ("schedule", "status")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``neu-news`` with *argv* (default: the process arguments); return the exit status."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    if args and args[0] in SCHEDULER_COMMANDS:
+        # Before any logging setup here, so the scheduler configures its own.
+        from scheduler.__main__ import main as scheduler_main
+
+        return scheduler_main(args)
+    options = build_parser().parse_args(args)
+    logging.basicConfig(
+        level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
+    )
+    status: int = options.run(options)
+    return status
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="neu-news", description="Northeastern University (China) news feed tools."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    feed.add_commands(commands)
+    # Listed for --help only: main() hands these to the scheduler before parsing.
+    commands.add_parser("schedule", help="run the crawl scheduler (see: neu-news schedule -h)")
+    commands.add_parser("status", help="show the scheduler's status (see: neu-news status -h)")
+    return parser
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,89 @@
+"""Article extraction for the crawl: in its own process, or in worker processes.
+
+Extraction is CPU-bound Python (about 1.5 ms a page, most of it trafilatura) and runs on the
+reactor's thread by default; ``NEU_EXTRACT_PROCESSES`` moves it to that many child processes,
+to use more than one core on large backfills.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import ctypes.util
+import logging
+import signal
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Self
+
+from scrapy import signals
+from scrapy.crawler import Crawler
+
+from crawler import stats
+from crawler.extract.article import ParsedArticle, parse_article
+
+logger = logging.getLogger(__name__)
+
+PR_SET_PDEATHSIG = 1
+# The fields whose absence is counted (and judged by the scheduler's health check).
+COUNTED_FIELDS = ("title", "published", "text")
+
+
+class ArticleExtractor:
+    """Parses article pages and counts what they lack, per source."""
+
+    def __init__(self, crawler: Crawler, pool: ProcessPoolExecutor | None) -> None:
+        self.crawler = crawler
+        self.pool = pool
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        processes = crawler.settings.getint("NEU_EXTRACT_PROCESSES")
+        extractor = cls(crawler, extraction_pool(processes) if processes > 0 else None)
+        crawler.signals.connect(extractor.close, signal=signals.spider_closed)
+        return extractor
+
+    async def extract(
+        self, html: str, url: str, source: str, cms: str | None
+    ) -> ParsedArticle | None:
+        """The article on the page, with its missing fields counted; None if it is not one."""
+        parsed = await self._parse(html, url, cms)
+        if parsed is None:
+            return None
+        assert self.crawler.stats is not None
+        if not parsed.container_found:
+            stats.count(self.crawler.stats, source, stats.NO_CONTAINER)
+        for name in COUNTED_FIELDS:
+            if not getattr(parsed, name):
+                stats.count(self.crawler.stats, source, stats.missing(name))
+                logger.info("No %s found on %s", name, url)
+        stats.count(self.crawler.stats, source, stats.ARTICLES)
+        return parsed
+
+    async def _parse(self, html: str, url: str, cms: str | None) -> ParsedArticle | None:
+        if self.pool is not None:
+            try:
+                return await asyncio.wrap_future(self.pool.submit(parse_article, html, url, cms))
+            except BrokenProcessPool:
+                logger.error("Extraction workers are gone; extracting in the crawl's process")
+                self.pool = None
+        return parse_article(html, url, cms=cms)
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
+
+
+def extraction_pool(processes: int) -> ProcessPoolExecutor:
+    """A pool of *processes* workers that die with the crawl, even when it is killed -9."""
+    return ProcessPoolExecutor(processes, initializer=_die_with_parent)
+
+
+def _die_with_parent() -> None:
+    # Ctrl-C reaches the whole process group; the crawl decides when its workers stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A worker outliving a killed crawl would hold its memory forever: let the kernel kill it.
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)

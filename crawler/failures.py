@@ -1,0 +1,32 @@
+"""Why a request failed, and whether that failure says anything about the next run."""
+
+from __future__ import annotations
+
+import scrapy
+from scrapy.exceptions import DownloadCancelledError
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.python.failure import Failure
+
+# Failures that say a page is not there (or never fits) rather than that the server struggles:
+# they do not make the next run walk the whole column again.
+PERMANENT_FAILURES = frozenset({"http_404", "http_410", "too_large"})
+
+
+def failure_reason(error: BaseException | None) -> str:
+    """A short reason for a failed request: ``http_503``, ``too_large``, ``TimeoutError``…"""
+    if isinstance(error, HttpError):
+        return f"http_{error.response.status}"
+    if isinstance(error, DownloadCancelledError) and "max size" in str(error):
+        return "too_large"
+    return type(error).__name__
+
+
+def is_permanent(reason: str) -> bool:
+    """Whether a failure of this reason will happen again however often the page is asked for."""
+    return reason in PERMANENT_FAILURES
+
+
+def failed_request(failure: Failure) -> scrapy.Request:
+    """The request an errback's failure is about (Scrapy attaches it to the failure)."""
+    request: scrapy.Request = failure.request  # type: ignore[attr-defined]
+    return request

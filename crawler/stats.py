@@ -1,0 +1,75 @@
+"""The crawl's stats keys, named in one place: the crawl counts them, the scheduler reads them.
+
+Every key exists twice: ``neu/<key>`` for the whole run and ``neu/source/<name>/<key>`` for one
+source. Stdlib only, so the scheduler can read a stats file without loading Scrapy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+PREFIX = "neu"
+
+# Per-source counters the scheduler's health checks read.
+LIST_PAGES = "list_pages"
+ARTICLE_LINKS = "article_links"
+ARTICLES = "articles"  # article pages parsed
+NEW = "new"
+UPDATED = "updated"
+COLUMNS_DISCOVERED = "columns_discovered"
+NO_CONTAINER = "extract/no_container"
+RECHECK_REQUESTS = "recheck/requests"
+RECHECK_NOT_MODIFIED = "recheck/not_modified"
+
+
+def missing(field: str) -> str:
+    """Articles parsed without *field* (``title``, ``published``, ``text``)."""
+    return f"missing/{field}"
+
+
+def skipped(reason: str) -> str:
+    """A link or page not followed or not parsed, by reason (``known``, ``offsite``…)."""
+    return f"skipped/{reason}"
+
+
+def failed(reason: str) -> str:
+    """A request that failed, by reason (``http_503``, ``too_large``, ``TimeoutError``…)."""
+    return f"failed/{reason}"
+
+
+def dropped(reason: str) -> str:
+    """A record the feed did not take, by reason (``duplicate_url``, ``write_failed``…)."""
+    return f"dropped/{reason}"
+
+
+def feed_outcome(outcome: str) -> str:
+    """Records the feed took, by outcome (``new``, ``updated``), over the whole run."""
+    return f"articles/{outcome}"
+
+
+def total(key: str) -> str:
+    """The run-wide stats key of *key*."""
+    return f"{PREFIX}/{key}"
+
+
+def of_source(source: str, key: str) -> str:
+    """The stats key of *key* for one source."""
+    return f"{PREFIX}/source/{source}/{key}"
+
+
+class Counter(Protocol):
+    """What counting needs of Scrapy's stats collector."""
+
+    def inc_value(self, key: str, count: int = 1, start: int = 0) -> None: ...
+
+
+def count(stats: Counter, source: str, key: str, amount: int = 1) -> None:
+    """Count *amount* of *key* for the run and for *source*."""
+    stats.inc_value(total(key), amount)
+    stats.inc_value(of_source(source, key), amount)
+
+
+def read(stats: Mapping[str, Any], key: str, source: str | None = None) -> int:
+    """A counter from a finished crawl's stats (0 when absent): run-wide, or one source's."""
+    return int(stats.get(total(key) if source is None else of_source(source, key), 0))

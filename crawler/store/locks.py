@@ -1,0 +1,55 @@
+"""Exclusive, non-blocking lock files naming their holder's pid; released when the process ends.
+
+A data directory has two: the crawl's and the scheduler's."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+
+
+class DataDirError(RuntimeError):
+    """The data directory cannot be used; the message is one line for the user."""
+
+
+class LockHeld(RuntimeError):
+    """Another process holds the lock."""
+
+    def __init__(self, path: Path, holder: str) -> None:
+        super().__init__(f"{path} is held by pid {holder}")
+        self.path = path
+        self.holder = holder
+
+
+def hold_lock(path: Path) -> int:
+    """Take the lock at *path* now or raise ``LockHeld``; returns the descriptor that holds it."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
+        os.close(fd)
+        raise LockHeld(path, holder) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+    return fd
+
+
+def lock_data_dir(data_dir: Path, lock_file: str, holder: str, advice: str) -> int:
+    """Create *data_dir* if its parent exists and take its *lock_file*, or raise ``DataDirError``
+    naming the *holder* that has it; returns the descriptor that holds the lock."""
+    try:
+        data_dir.mkdir(exist_ok=True)
+    except FileNotFoundError:
+        raise DataDirError(f"data directory {data_dir}: its parent does not exist") from None
+    except OSError as exc:
+        raise DataDirError(f"data directory {data_dir} cannot be created: {exc.strerror}") from None
+    try:
+        return hold_lock(data_dir / lock_file)
+    except LockHeld as held:
+        raise DataDirError(
+            f"{holder} (pid {held.holder}) is using data directory {data_dir}; {advice}"
+        ) from None
+    except OSError as exc:
+        raise DataDirError(f"data directory {data_dir} is not writable: {exc.strerror}") from None
