@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from crawler.extract.article import detect_cms, parse_article
 from crawler.extract.dates import parse_date
 from crawler.extract.labels import read_labels, split_names
 from crawler.extract.listing import numbered_pages, parse_list
-from crawler.extract.article import detect_cms, parse_article
 from crawler.extract.urls import article_id, canonical_url, is_document
 
 

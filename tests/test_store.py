@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from crawler.store.datadir import Outcome, Store
 from crawler.extract.urls import article_id
+from crawler.store.datadir import Outcome, Store
 
 
 def record(url: str, text: str, title: str = "标题") -> dict[str, Any]:
