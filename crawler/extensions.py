@@ -11,6 +11,8 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
+from crawler.store.feed import write_atomically
+
 logger = logging.getLogger(__name__)
 
 
@@ -37,7 +39,6 @@ class StatsFile:
         assert self.crawler.stats is not None
         stats = dict(self.crawler.stats.get_stats())
         stats["finish_reason"] = reason
-        partial = self.path.with_name(self.path.name + ".part")
-        partial.write_text(json.dumps(stats, default=str, indent=1, sort_keys=True) + "\n")
-        partial.replace(self.path)
+        document = json.dumps(stats, default=str, indent=1, sort_keys=True) + "\n"
+        write_atomically(self.path, document.encode())
         logger.info("Wrote crawl stats to %s", self.path)

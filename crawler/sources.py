@@ -7,13 +7,12 @@ source and the key, before any request is made.
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 from crawler.extract.urls import netloc
+from crawler.tomlfile import check_keys, read_toml
 
 DEFAULT_SOURCES_FILE = Path(__file__).with_name("sources.toml")
 
@@ -58,9 +57,7 @@ def load_sources(path: str | Path | None = None) -> list[Source]:
     file = Path(path) if path else DEFAULT_SOURCES_FILE
     data = read_toml(file, "sources file", SourcesError)
 
-    unknown_top = set(data) - {"sources"}
-    if unknown_top:
-        raise SourcesError(f"{file}: unknown top-level key {sorted(unknown_top)[0]!r}")
+    check_keys(f"{file}: top level", data, {"sources"}, SourcesError)
     tables = data.get("sources")
     if not isinstance(tables, list) or not tables:
         raise SourcesError(f"{file}: no [[sources]] tables")
@@ -74,18 +71,6 @@ def load_sources(path: str | Path | None = None) -> list[Source]:
         seen.add(source.name)
         sources.append(source)
     return sources
-
-
-def read_toml(file: Path, what: str, error: type[ValueError]) -> dict[str, Any]:
-    """The tables of a TOML file, or *error* with one line naming the file and the problem."""
-    try:
-        return tomllib.loads(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise error(f"{file}: {what} not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise error(f"{file}: cannot read {what}: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise error(f"{file}: not valid TOML: {exc}") from None
 
 
 def select_sources(sources: list[Source], names: str | None) -> list[Source]:
@@ -106,10 +91,7 @@ def _parse_source(file: Path, index: int, table: object) -> Source:
     if not isinstance(table, dict):
         raise SourcesError(f"{file}: source #{index}: not a table")
     label = f"{file}: source {table.get('name', f'#{index}')!r}"
-    for key in sorted(REQUIRED_KEYS - set(table)):
-        raise SourcesError(f"{label}: missing key {key!r}")
-    for key in sorted(set(table) - REQUIRED_KEYS - OPTIONAL_KEYS):
-        raise SourcesError(f"{label}: unknown key {key!r}")
+    check_keys(label, table, OPTIONAL_KEYS, SourcesError, required=REQUIRED_KEYS)
 
     name = table["name"]
     if not isinstance(name, str) or not NAME_RE.match(name):

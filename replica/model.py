@@ -230,7 +230,6 @@ _SITE_SPECS: tuple[tuple[str, Cms, str, str, int, tuple[tuple[str, str, str, int
         ),
     ),
 )
-SITE_NAMES = tuple(spec[0] for spec in _SITE_SPECS)
 
 # Meta line forms per kind of site (see vsb.py / webplus.py for what each looks like).
 NEWS_FORMS = 4  # 0 编辑 only, 1 作者/编辑/来源 (ASCII colons), 2 作者/来源 (full-width), 3 none

@@ -17,7 +17,8 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from crawler.commandline import ConfigError
-from crawler.sources import Source, SourcesError, load_sources, read_toml
+from crawler.sources import Source, SourcesError, load_sources
+from crawler.tomlfile import check_keys, read_toml
 
 DEFAULT_SCHEDULE_FILE = Path(__file__).with_name("schedule.toml")
 DEFAULT_TIMEZONE = "Asia/Shanghai"
@@ -28,6 +29,7 @@ DURATION_RE = re.compile(r"^(\d+(?:\.\d+)?)([smhd]?)$")
 UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 TOP_KEYS = frozenset({"timezone", "jobs", "health"})
 JOB_KEYS = frozenset({"id", "every", "cron", "sources"})
+HEALTH_KEYS = frozenset({"alert_after", "missing_fraction", "min_articles"})
 # Crontab numbers Sunday 0 (or 7); APScheduler 3 numbers Monday 0. Names mean the same to both.
 CRONTAB_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 # A cron job's interval is the longest gap between this many upcoming runs.
@@ -93,9 +95,7 @@ def load_schedule(
     """The schedule from *schedule_file* (the shipped one if None) and command-line overrides."""
     file = schedule_file or DEFAULT_SCHEDULE_FILE
     data = read_toml(file, "schedule file", ConfigError)
-    unknown = sorted(set(data) - TOP_KEYS)
-    if unknown:
-        raise ConfigError(f"{file}: unknown top-level key {unknown[0]!r}")
+    check_keys(f"{file}: top level", data, TOP_KEYS, ConfigError)
     zone = parse_timezone(timezone or data.get("timezone", DEFAULT_TIMEZONE))
     rules = parse_rules(file, data.get("health", {}))
     if every or cron:
@@ -145,9 +145,7 @@ def parse_rules(file: Path, table: object) -> HealthRules:
     if not isinstance(table, dict):
         raise ConfigError(f"{file}: [health] must be a table")
     defaults = HealthRules()
-    unknown = sorted(set(table) - {"alert_after", "missing_fraction", "min_articles"})
-    if unknown:
-        raise ConfigError(f"{file}: [health]: unknown key {unknown[0]!r}")
+    check_keys(f"{file}: [health]", table, HEALTH_KEYS, ConfigError)
     alert_after = table.get("alert_after", defaults.alert_after)
     min_articles = table.get("min_articles", defaults.min_articles)
     fraction = table.get("missing_fraction", defaults.missing_fraction)
@@ -292,9 +290,7 @@ def _parse_job_table(file: Path, index: int, table: object) -> _JobTable:
     if not isinstance(table, dict):
         raise ConfigError(f"{file}: job #{index}: not a table")
     label = f"{file}: job {table.get('id', f'#{index}')!r}"
-    unknown = sorted(set(table) - JOB_KEYS)
-    if unknown:
-        raise ConfigError(f"{label}: unknown key {unknown[0]!r}")
+    check_keys(label, table, JOB_KEYS, ConfigError)
     job_id = table.get("id")
     if not isinstance(job_id, str) or not JOB_ID_RE.match(job_id):
         raise ConfigError(f"{label}: key 'id' must be a lower-case id like 'news'")

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from crawler.store.feed import FeedWriter, cut_torn_tail, iter_lines_from
+from crawler.store.feed import FeedWriter, cut_torn_tail, iter_lines_from, write_atomically
 from crawler.store.locks import DataDirError
 from crawler.store.locks import lock_data_dir as lock_dir
 from scheduler.health import SourceState
@@ -104,13 +103,7 @@ def save_health(data_dir: Path, states: Mapping[str, SourceState], when: str) ->
         "updated": when,
         "sources": {name: state.to_json() for name, state in sorted(states.items())},
     }
-    partial = path.with_name(path.name + ".part")
-    with partial.open("w", encoding="utf-8") as file:
-        json.dump(document, file, ensure_ascii=False, indent=1)
-        file.write("\n")
-        file.flush()
-        os.fsync(file.fileno())
-    partial.replace(path)
+    write_atomically(path, (json.dumps(document, ensure_ascii=False, indent=1) + "\n").encode())
 
 
 def prune_logs(data_dir: Path, keep: int) -> int:

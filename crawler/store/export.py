@@ -13,15 +13,16 @@ import re
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, BinaryIO, Literal
+from typing import BinaryIO, Literal
 
 from feedgen.feed import FeedGenerator
 
 from crawler.items import CHINA_TZ
+from crawler.store.feed import write_atomically
+from crawler.store.reader import Record
 
 logger = logging.getLogger(__name__)
 
-Record = dict[str, Any]
 Format = Literal["atom", "rss"]
 FORMATS: tuple[Format, ...] = ("atom", "rss")
 
@@ -53,9 +54,7 @@ def write_syndication(
     entries = newest(records, limit)
     document = render(entries, fmt=fmt, title=title, link=link)
     if isinstance(out, Path):
-        partial = out.with_name(out.name + ".tmp")
-        partial.write_bytes(document)
-        partial.replace(out)
+        write_atomically(out, document)
     else:
         out.write(document)
         out.flush()

@@ -31,24 +31,36 @@ def cut_torn_tail(path: Path) -> int:
     if size == 0:
         return 0
     with path.open("rb+") as file:
-        position = size
-        while position > 0:
-            step = min(READ_CHUNK, position)
-            file.seek(position - step)
-            chunk = file.read(step)
-            newline = chunk.rfind(b"\n")
-            if newline >= 0:
-                end = position - step + newline + 1
-                break
-            position -= step
-        else:
-            end = 0
+        end = end_of_complete_lines(file)
         if end < size:
             file.truncate(end)
             file.flush()
             os.fsync(file.fileno())
             logger.warning("Cut a torn last line (%d bytes) off %s", size - end, path)
         return size - end
+
+
+def end_of_complete_lines(handle: IO[bytes]) -> int:
+    """The offset just past the file's last newline (0 if it has none), read backwards."""
+    position = handle.seek(0, os.SEEK_END)
+    while position > 0:
+        step = min(READ_CHUNK, position)
+        position -= step
+        handle.seek(position)
+        newline = handle.read(step).rfind(b"\n")
+        if newline >= 0:
+            return position + newline + 1
+    return 0
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Replace *path* with *data* durably: a crash leaves the old file or the new one, whole."""
+    partial = path.with_name(path.name + ".part")
+    with partial.open("wb") as file:
+        file.write(data)
+        file.flush()
+        os.fsync(file.fileno())
+    partial.replace(path)
 
 
 def complete_lines(handle: IO[bytes], offset: int = 0) -> Iterator[tuple[int, bytes]]:

@@ -18,16 +18,15 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from crawler.store.feed import complete_lines, parse_line
+from crawler.store.feed import complete_lines, end_of_complete_lines, parse_line
 from crawler.store.state import STATE_FILE
 
 logger = logging.getLogger(__name__)
 
+# A feed line as read: a record plus its version fields (crawler.items.ArticleRecord).
 Record = dict[str, Any]
 # Whether a record with this (id, version) is the latest version of its id.
 LatestCheck = Callable[[str, int], bool]
-
-_TAIL_CHUNK = 1 << 16
 
 
 def iter_feed(
@@ -237,7 +236,7 @@ def _follow_lines(
                     stop.wait(poll_interval)
                     continue
                 if skip_existing:
-                    offset = _end_ofcomplete_lines(handle)
+                    offset = end_of_complete_lines(handle)
                     skip_existing = False
                 handle.seek(offset)
                 pending, reads = b"", 0
@@ -292,17 +291,4 @@ def _restart_offset(handle: IO[bytes], path: Path, offset: int, position: int) -
     if current.st_size >= offset:
         return offset  # only the unfinished line was cut
     logger.warning("Feed %s shrank below what was read; reading it again from the start", path)
-    return 0
-
-
-def _end_ofcomplete_lines(handle: IO[bytes]) -> int:
-    """The offset just past the file's last newline (0 if it has none)."""
-    position = handle.seek(0, os.SEEK_END)
-    while position > 0:
-        step = min(_TAIL_CHUNK, position)
-        position -= step
-        handle.seek(position)
-        newline = handle.read(step).rfind(b"\n")
-        if newline >= 0:
-            return position + newline + 1
     return 0
