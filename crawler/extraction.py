@@ -1,4 +1,4 @@
-"""Article extraction for the crawl: in its own process, or in worker processes.
+"""Article pages to items for the crawl: extracted in its own process, or in worker processes.
 
 Extraction is CPU-bound Python (about 1.5 ms a page, most of it trafilatura) and runs on the
 reactor's thread by default; ``NEU_EXTRACT_PROCESSES`` moves it to that many child processes,
@@ -19,9 +19,15 @@ from typing import Self
 
 from scrapy import signals
 from scrapy.crawler import Crawler
+from scrapy.http import Response
 
 from crawler import stats
 from crawler.extract.article import ParsedArticle, parse_article
+from crawler.extract.listing import ListedArticle
+from crawler.extract.record import build_record
+from crawler.extract.urls import canonical_url
+from crawler.items import FetchedArticle, utc_now
+from crawler.sources import Source
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +49,35 @@ class ArticleExtractor:
         extractor = cls(crawler, extraction_pool(processes) if processes > 0 else None)
         crawler.signals.connect(extractor.close, signal=signals.spider_closed)
         return extractor
+
+    async def article(
+        self,
+        response: Response,
+        html: str,
+        source: Source,
+        listed: ListedArticle,
+        columns: list[str],
+    ) -> FetchedArticle | None:
+        """The item of an article page listed as *listed* in *columns*; None if it is not one."""
+        parsed = await self.extract(html, response.url, source.name, source.cms)
+        if parsed is None:
+            return None
+        # After a redirect the page is at another URL; the listed one is the first of the chain.
+        redirects: list[str] = response.meta.get("redirect_urls", [])
+        record = build_record(
+            parsed,
+            canonical_url(response.url) if redirects else listed.canonical,
+            source=source.name,
+            language=source.language,
+            columns=columns,
+            crawled_at=utc_now(),
+        )
+        return FetchedArticle(
+            record,
+            etag=header(response, b"ETag"),
+            last_modified=header(response, b"Last-Modified"),
+            listed_as=(listed.id, redirects[0]) if redirects else None,
+        )
 
     async def extract(
         self, html: str, url: str, source: str, cms: str | None
@@ -87,3 +122,9 @@ def _die_with_parent() -> None:
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def header(response: Response, name: bytes) -> str | None:
+    """A response header as text, or None when absent."""
+    value = response.headers.get(name)
+    return value.decode("latin-1") if value else None

@@ -17,6 +17,7 @@ from typing import Protocol
 
 from crawler import stats
 from crawler.extract.listing import ListedArticle, ListPage, numbered_pages
+from crawler.extract.selectors import MIN_DISCOVERED_LIST_LINKS
 from crawler.extract.urls import canonical_url
 from crawler.sources import Source
 from crawler.store.datadir import Recheck
@@ -59,6 +60,12 @@ class Fetch:
 
     article: ListedArticle
     walk: Walk
+
+
+def is_column(page: ListPage) -> bool:
+    """Whether a page linked from a home page is a column's list: it has a pager, or lists
+    enough articles."""
+    return page.has_pager or len(page.articles) >= MIN_DISCOVERED_LIST_LINKS
 
 
 class Walks:

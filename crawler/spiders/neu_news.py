@@ -25,15 +25,12 @@ from crawler.extract.listing import (
     is_home_url,
     parse_list,
 )
-from crawler.extract.record import build_record
-from crawler.extract.selectors import MIN_DISCOVERED_LIST_LINKS
-from crawler.extract.urls import canonical_url
-from crawler.extraction import ArticleExtractor
+from crawler.extraction import ArticleExtractor, header
 from crawler.failures import failed_request, failure_reason, is_permanent
-from crawler.items import FetchedArticle, utc_now
+from crawler.items import FetchedArticle
 from crawler.pipelines import FeedPipeline
 from crawler.sources import Source
-from crawler.walks import Walk, Walks
+from crawler.walks import Walk, Walks, is_column
 
 logger = logging.getLogger(__name__)
 
@@ -84,19 +81,15 @@ class NeuNewsSpider(scrapy.Spider):
             # (there is no callback to yield them from), so UrlLengthMiddleware never sees them.
             max_url_length=settings.getint("URLLENGTH_LIMIT"),
         )
-        logger.info(
-            "Crawling %d sources in %s mode: %s",
-            len(self.sources),
-            self.mode,
-            ", ".join(source.name for source in self.sources),
-        )
+        names = ", ".join(source.name for source in self.sources)
+        logger.info("Crawling %d sources in %s mode: %s", len(self.sources), self.mode, names)
         for source in self.sources:
             for url in source.start_urls:
                 if is_home_url(url):
                     yield scrapy.Request(
                         url,
                         callback=self.parse_home,
-                        errback=self.home_failed,
+                        errback=self.request_failed,
                         cb_kwargs={"source": source},
                     )
                 else:
@@ -130,7 +123,7 @@ class NeuNewsSpider(scrapy.Spider):
                 yield scrapy.Request(
                     link.url,
                     callback=self.parse_candidate_list,
-                    errback=self.home_failed,
+                    errback=self.request_failed,
                     cb_kwargs={"source": source, "label": link.label},
                 )
 
@@ -140,7 +133,7 @@ class NeuNewsSpider(scrapy.Spider):
         """A page linked from a home page: crawled as a column if it looks like a list."""
         html = self._html(response, source)
         page = parse_list(html, response.url) if html is not None else None
-        if page is None or (not page.has_pager and len(page.articles) < MIN_DISCOVERED_LIST_LINKS):
+        if page is None or not is_column(page):
             self._count(source.name, stats.skipped("not_a_list"))
             return
         self._count(source.name, stats.COLUMNS_DISCOVERED)
@@ -164,97 +157,74 @@ class NeuNewsSpider(scrapy.Spider):
             self._count(source.name, stats.RECHECK_NOT_MODIFIED)
             return
         html = self._html(response, source)
-        parsed = (
-            await self.extractor.extract(html, response.url, source.name, source.cms)
+        columns = self.walks.columns(listed.id)
+        article = (
+            await self.extractor.article(response, html, source, listed, columns)
             if html is not None
             else None
         )
-        if parsed is None:
+        if article is None:
             self._count(source.name, stats.skipped("unparsable_article"))
             logger.warning("Not an article page (empty or not HTML): %s", response.url)
             return
-        # After a redirect the page is at another URL; the listed one is the first of the chain.
-        redirects: list[str] = response.meta.get("redirect_urls", [])
-        record = build_record(
-            parsed,
-            canonical_url(response.url) if redirects else listed.canonical,
-            source=source.name,
-            language=source.language,
-            columns=self.walks.columns(listed.id),
-            crawled_at=utc_now(),
-        )
-        yield FetchedArticle(
-            record,
-            etag=_header(response, b"ETag"),
-            last_modified=_header(response, b"Last-Modified"),
-            listed_as=(listed.id, redirects[0]) if redirects else None,
-        )
+        yield article
 
     # -- errbacks: count every failure by reason; a transient one leaves the walk unfinished ----
 
-    def list_failed(self, failure: Failure) -> None:
-        walk: Walk = failed_request(failure).cb_kwargs["walk"]
-        self._failed(failure, walk.source, walk)
-
-    def article_failed(self, failure: Failure) -> None:
-        kwargs = failed_request(failure).cb_kwargs
-        self._failed(failure, kwargs["source"], kwargs["walk"])
-
-    def home_failed(self, failure: Failure) -> None:
-        self._failed(failure, failed_request(failure).cb_kwargs["source"], None)
+    def request_failed(self, failure: Failure) -> None:
+        request = failed_request(failure)
+        source, walk = _source_and_walk(request.cb_kwargs)
+        reason = failure_reason(failure.value)
+        self._count(source.name, stats.failed(reason))
+        logger.warning("Failed (%s): %s", reason, request.url)
+        if walk is not None and not is_permanent(reason):
+            self.walks.fail(walk)
 
     def callback_failed(self, failure: Failure, response: Response) -> None:
         """A callback raised: its page is not done, so neither is its column's walk."""
-        kwargs = response.request.cb_kwargs if response.request else {}
-        walk: Walk | None = kwargs.get("walk")
-        source: Source | None = kwargs.get("source") or (walk.source if walk else None)
-        if source is not None:
-            self._count(source.name, stats.failed(f"callback_{type(failure.value).__name__}"))
+        if response.request is None or not response.request.cb_kwargs:
+            return
+        source, walk = _source_and_walk(response.request.cb_kwargs)
+        self._count(source.name, stats.failed(f"callback_{type(failure.value).__name__}"))
         if walk is not None:
-            self.walks.fail(walk)
-
-    def _failed(self, failure: Failure, source: Source, walk: Walk | None) -> None:
-        reason = failure_reason(failure.value)
-        self._count(source.name, stats.failed(reason))
-        logger.warning("Failed (%s): %s", reason, failed_request(failure).url)
-        if walk is not None and not is_permanent(reason):
             self.walks.fail(walk)
 
     # -- requests --------------------------------------------------------------------------------
 
     def _list_request(self, url: str, walk: Walk) -> scrapy.Request:
         return scrapy.Request(
-            url, callback=self.parse_list_page, errback=self.list_failed, cb_kwargs={"walk": walk}
+            url,
+            callback=self.parse_list_page,
+            errback=self.request_failed,
+            cb_kwargs={"walk": walk},
+        )
+
+    def _article_request(
+        self, source: Source, listed: ListedArticle, walk: Walk | None, **options: Any
+    ) -> scrapy.Request:
+        cb_kwargs = {"source": source, "listed": listed, "walk": walk}
+        return scrapy.Request(
+            listed.url,
+            callback=self.parse_article_page,
+            errback=self.request_failed,
+            cb_kwargs=cb_kwargs,
+            **options,
         )
 
     def _article_requests(self) -> Iterator[scrapy.Request]:
         for fetch in self.walks.take_pending():
-            yield scrapy.Request(
-                fetch.article.url,
-                callback=self.parse_article_page,
-                errback=self.article_failed,
-                cb_kwargs={
-                    "source": fetch.walk.source,
-                    "listed": fetch.article,
-                    "walk": fetch.walk,
-                },
-            )
+            yield self._article_request(fetch.walk.source, fetch.article, fetch.walk)
 
     def _recheck_requests(self, since: datetime) -> Iterator[scrapy.Request]:
         """Conditional requests for the articles first seen since then, to catch their edits."""
         by_name = {source.name: source for source in self.sources}
         for recheck in self.walks.rechecks(since, frozenset(by_name)):
-            source = by_name[recheck.source]
-            self._count(source.name, stats.RECHECK_REQUESTS)
-            yield scrapy.Request(
-                recheck.url,
-                callback=self.parse_article_page,
-                errback=self.article_failed,
-                cb_kwargs={
-                    "source": source,
-                    "listed": ListedArticle(recheck.url, recheck.url, recheck.id),
-                    "walk": None,
-                },
+            self._count(recheck.source, stats.RECHECK_REQUESTS)
+            listed = ListedArticle(recheck.url, recheck.url, recheck.id)
+            yield self._article_request(
+                by_name[recheck.source],
+                listed,
+                None,
                 headers=recheck.headers,
                 meta={"handle_httpstatus_list": [304]},
                 dont_filter=True,
@@ -263,7 +233,7 @@ class NeuNewsSpider(scrapy.Spider):
     def _html(self, response: Response, source: Source) -> str | None:
         """The page's HTML, decoded with the encoding its bytes fit; None if it is not HTML."""
         if isinstance(response, TextResponse):
-            return decode_html(response.body, _header(response, b"Content-Type"))
+            return decode_html(response.body, header(response, b"Content-Type"))
         self._count(source.name, stats.skipped("not_html"))
         logger.warning("Not an HTML page: %s", response.url)
         return None
@@ -273,6 +243,10 @@ class NeuNewsSpider(scrapy.Spider):
         stats.count(self.crawler.stats, source, key, amount)
 
 
-def _header(response: Response, name: bytes) -> str | None:
-    value = response.headers.get(name)
-    return value.decode("latin-1") if value else None
+def _source_and_walk(cb_kwargs: dict[str, Any]) -> tuple[Source, Walk | None]:
+    """The source and (for list and listed article pages) the walk a request was made for."""
+    walk: Walk | None = cb_kwargs.get("walk")
+    if walk is not None:
+        return walk.source, walk
+    source: Source = cb_kwargs["source"]
+    return source, None
