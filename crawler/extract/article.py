@@ -1,8 +1,11 @@
-"""Article parsers: HTML string in, ``ParsedArticle`` out. Pure: no Scrapy, no I/O.
+"""The article parser: HTML string in, ``ParsedArticle`` out. Pure: no Scrapy, no I/O.
 
-One small parser per page layout (CMS family), each field a small method. When a site changes
-its templates, add a parser version to ``PARSERS`` instead of editing the old one, so the
-stored pages of the old layout keep parsing as before.
+One parser for every NEU-like article page, each field a small method. It reads the content
+container of either CMS family (VSB ``div.v_news_content``, WebPlus ``div.wp_articlecontent``;
+:mod:`crawler.extract.selectors`), the title and meta line by position and text label around
+it, and says in ``ParsedArticle.parser`` which container it read (``"generic"`` when the page
+has none). The golden pages (``tests/golden``) pin its output; when a site changes its
+templates, add stored pages of the new layout there and make this parser read both.
 """
 
 from __future__ import annotations
@@ -11,7 +14,6 @@ import copy
 from configparser import ConfigParser
 from dataclasses import dataclass
 from functools import cached_property
-from typing import ClassVar
 from urllib.parse import unquote, urlsplit
 
 import trafilatura
@@ -25,6 +27,7 @@ from crawler.extract.dates import parse_date
 from crawler.extract.decoding import load_html
 from crawler.extract.labels import has_label, read_labels, split_names
 from crawler.extract.urls import absolute_link, is_document
+from crawler.items import CmsFamily, ParserName
 from crawler.text import normalize_space
 
 # How many blocks around the content container may hold the meta line.
@@ -36,6 +39,15 @@ MIN_FALLBACK_BODY = 100
 MIN_TITLE_LENGTH = 4
 MAX_TITLE_LENGTH = 300
 IMAGE_EXTENSIONS = frozenset({"jpg", "jpeg", "png", "gif", "bmp", "webp", "svg"})
+# The CMS content containers, in the order they are looked for (the page's own family's first):
+# each family's container class, then VSB's body holder for VSB pages whose container lost it.
+CONTAINERS: tuple[tuple[CmsFamily, str], ...] = (
+    ("vsb", selectors.CONTENT_CONTAINER["vsb"]),
+    ("webplus", selectors.CONTENT_CONTAINER["webplus"]),
+    ("vsb", selectors.VSB_CONTENT_ID),
+)
+# ``ParsedArticle.parser`` of a page without a CMS container (densest paragraphs or whole page).
+GENERIC: ParserName = "generic"
 
 
 def _trafilatura_config() -> ConfigParser:
@@ -62,7 +74,8 @@ class ParsedArticle:
     text: str | None
     images: list[str]
     attachments: list[dict[str, str]]
-    parser: str
+    # Whose content container was read: "vsb", "webplus", or "generic" when the page has none.
+    parser: ParserName
     container_found: bool
 
 
@@ -77,43 +90,23 @@ def detect_cms(html: str) -> str | None:
 
 
 def parse_article(html: str, url: str, cms: str | None = None) -> ParsedArticle | None:
-    """Parse an article page with the newest parser of its CMS family; None if it is no HTML."""
+    """Parse an article page; None if it is no HTML. *cms* (the source's hint) only stands in
+    for the page's own fingerprints, to say whose container to look for first."""
     tree = load_html(html)
     if tree is None:
         return None
-    return select_parser(detect_cms(html) or cms, tree)(tree, url).parse()
-
-
-def select_parser(family: str | None, tree: lxml_html.HtmlElement) -> type[ArticleParser]:
-    """The newest parser of the family that can read this page, else the generic one, so a
-    page of an older layout still meets the parser written for it."""
-    for parser_class in reversed(PARSERS.get(family, ())):
-        if parser_class.matches(tree):
-            return parser_class
-    return ArticleParser
+    return ArticleParser(tree, url, detect_cms(html) or cms).parse()
 
 
 class ArticleParser:
     """Any NEU-like article page: the content container of either family, title and meta by
-    position and label. The family parsers below only narrow where the containers are."""
+    position and label."""
 
-    name: ClassVar[str] = "generic"
-    version: ClassVar[int] = 1
-    container_xpaths: ClassVar[tuple[str, ...]] = (
-        selectors.CONTENT_CONTAINER["vsb"],
-        selectors.CONTENT_CONTAINER["webplus"],
-        selectors.VSB_CONTENT_ID,
-    )
-
-    def __init__(self, tree: lxml_html.HtmlElement, url: str) -> None:
+    def __init__(self, tree: lxml_html.HtmlElement, url: str, family: str | None = None) -> None:
         self.url = url
         self.tree = tree
-
-    @classmethod
-    def matches(cls, tree: lxml_html.HtmlElement) -> bool:
-        """Whether a page has this layout: by default, whether its content container is there.
-        A later version of a layout overrides this with what sets it apart."""
-        return any(tree.xpath(xpath) for xpath in cls.container_xpaths)
+        # The page's CMS family (fingerprints, else the source's hint): its containers come first.
+        self.family = family
 
     def parse(self) -> ParsedArticle:
         return ParsedArticle(
@@ -125,20 +118,25 @@ class ArticleParser:
             text=self.text(),
             images=self.images(),
             attachments=self.attachments(),
-            parser=f"{self.name}/{self.version}",
+            parser=self.cms_match[0] if self.cms_match else GENERIC,
             container_found=self.cms_container is not None,
         )
 
     # -- structure -------------------------------------------------------------------------------
 
     @cached_property
+    def cms_match(self) -> tuple[CmsFamily, lxml_html.HtmlElement] | None:
+        """The CMS content container and its family, or None when the page has none."""
+        for family, xpath in sorted(CONTAINERS, key=lambda entry: entry[0] != self.family):
+            found = elements(self.tree, xpath)
+            if found:
+                return family, found[0]
+        return None
+
+    @cached_property
     def cms_container(self) -> lxml_html.HtmlElement | None:
         """The CMS's own content container, or None when the page has none."""
-        for xpath in self.container_xpaths:
-            found = self.tree.xpath(xpath)
-            if found:
-                return found[0]
-        return None
+        return self.cms_match[1] if self.cms_match else None
 
     @cached_property
     def container(self) -> lxml_html.HtmlElement | None:
@@ -153,7 +151,7 @@ class ArticleParser:
         """The article's own part of the page: VSB's article form, else the container."""
         if self.container is None:
             return self.tree
-        form = self.container.xpath(selectors.VSB_ARTICLE_FORM)
+        form = elements(self.container, selectors.VSB_ARTICLE_FORM)
         return form[-1] if form else self.container
 
     @cached_property
@@ -316,25 +314,12 @@ class ArticleParser:
         return [{"url": url, "name": name} for url, name in found.items()]
 
 
-class VsbArticleParser(ArticleParser):
-    """VSB (博达) article pages: ``form[name=_newscontent_fromname]`` > ``div.v_news_content``."""
-
-    name = "vsb"
-    container_xpaths = (selectors.CONTENT_CONTAINER["vsb"], selectors.VSB_CONTENT_ID)
-
-
-class WebPlusArticleParser(ArticleParser):
-    """WebPlus (SUDY) article pages: ``div.wp_articlecontent``."""
-
-    name = "webplus"
-    container_xpaths = (selectors.CONTENT_CONTAINER["webplus"],)
-
-
-# Parser versions per CMS family, oldest first; the last one parses new pages.
-PARSERS: dict[str | None, tuple[type[ArticleParser], ...]] = {
-    "vsb": (VsbArticleParser,),
-    "webplus": (WebPlusArticleParser,),
-}
+def elements(node: lxml_html.HtmlElement, xpath: str) -> list[lxml_html.HtmlElement]:
+    """The elements an element-selecting *xpath* finds from *node*, in document order."""
+    found = node.xpath(xpath)
+    if not isinstance(found, list):
+        return []
+    return [item for item in found if isinstance(item, lxml_html.HtmlElement)]
 
 
 def densest_paragraphs(tree: lxml_html.HtmlElement) -> lxml_html.HtmlElement | None:

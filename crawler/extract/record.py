@@ -33,5 +33,6 @@ def build_record(
         text=parsed.text,
         images=parsed.images,
         attachments=[Attachment(url=a["url"], name=a["name"]) for a in parsed.attachments],
+        parser=parsed.parser,
         crawled_at=crawled_at,
     )

@@ -1,4 +1,4 @@
-"""Golden pages: stored article pages with the parser's expected output beside them."""
+"""Golden pages: stored article pages with the parser's own output beside them (README.md)."""
 
 from __future__ import annotations
 
@@ -13,10 +13,14 @@ GOLDEN_DIR = Path(__file__).parent
 PAGES_DIR = GOLDEN_DIR / "pages"
 
 
+def manifest() -> dict[str, dict[str, Any]]:
+    """Name -> manifest entry (URL and provenance) of every stored page."""
+    return tomllib.loads((GOLDEN_DIR / "manifest.toml").read_text(encoding="utf-8"))
+
+
 def golden_pages() -> dict[str, str]:
     """Name -> URL of every stored page."""
-    manifest = tomllib.loads((GOLDEN_DIR / "manifest.toml").read_text(encoding="utf-8"))
-    return {name: entry["url"] for name, entry in manifest.items()}
+    return {name: entry["url"] for name, entry in manifest().items()}
 
 
 def parse_golden(name: str, url: str) -> dict[str, Any]:
