@@ -32,8 +32,6 @@ from crawler.sources import Source
 logger = logging.getLogger(__name__)
 
 PR_SET_PDEATHSIG = 1
-# The fields whose absence is counted (and judged by the scheduler's health check).
-COUNTED_FIELDS = ("title", "published", "text")
 
 
 class ArticleExtractor:
@@ -89,7 +87,7 @@ class ArticleExtractor:
         assert self.crawler.stats is not None
         if not parsed.container_found:
             stats.count(self.crawler.stats, source, stats.NO_CONTAINER)
-        for name in COUNTED_FIELDS:
+        for name in stats.COUNTED_FIELDS:
             if not getattr(parsed, name):
                 stats.count(self.crawler.stats, source, stats.missing(name))
                 logger.info("No %s found on %s", name, url)

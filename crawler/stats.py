@@ -23,6 +23,18 @@ RECHECK_REQUESTS = "recheck/requests"
 RECHECK_NOT_MODIFIED = "recheck/not_modified"
 
 
+# The article fields whose absence is counted (``missing/<field>``), judged by the health check.
+COUNTED_FIELDS = ("title", "published", "text")
+
+# Scrapy's own keys that the scheduler reads.
+FINISH_REASON = "finish_reason"
+RESPONSES = "downloader/response_count"
+EXCEPTION_PREFIX = "downloader/exception_type_count/"
+STATUS_PREFIX = "downloader/response_status_count/"
+LOG_ERRORS = "log_count/ERROR"
+RETRIES = "retry/count"
+
+
 def missing(field: str) -> str:
     """Articles parsed without *field* (``title``, ``published``, ``text``)."""
     return f"missing/{field}"

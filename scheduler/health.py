@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from crawler import stats as crawl_stats
 from scheduler.config import HealthRules
 
 OK = "ok"
@@ -20,11 +21,9 @@ SKIPPED = "skipped"
 SEVERITY = {OK: 0, DEGRADED: 1, FAILED: 2}
 ALERT = "alert"
 RECOVERY = "recovery"
-# Stats suffix of each article field, and the word for it in messages.
-FIELDS = (("title", "title"), ("published", "date"), ("text", "body"))
-SOURCE_STATS = "neu/source/{name}/{key}"
-EXCEPTION_PREFIX = "downloader/exception_type_count/"
-STATUS_PREFIX = "downloader/response_status_count/"
+# Each counted article field, and the word for it in messages.
+WORDS = {"title": "title", "published": "date", "text": "body"}
+FIELDS = tuple((field, WORDS[field]) for field in crawl_stats.COUNTED_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -101,15 +100,15 @@ class Notice:
 
 def source_figures(stats: Mapping[str, Any], name: str) -> Figures:
     def count(key: str) -> int:
-        return int(stats.get(SOURCE_STATS.format(name=name, key=key), 0))
+        return crawl_stats.read(stats, key, source=name)
 
     return Figures(
-        list_pages=count("list_pages"),
-        article_links=count("article_links"),
-        articles=count("articles"),
-        new=count("new"),
-        updated=count("updated"),
-        missing={key: count(f"missing/{key}") for key, _ in FIELDS},
+        list_pages=count(crawl_stats.LIST_PAGES),
+        article_links=count(crawl_stats.ARTICLE_LINKS),
+        articles=count(crawl_stats.ARTICLES),
+        new=count(crawl_stats.NEW),
+        updated=count(crawl_stats.UPDATED),
+        missing={key: count(crawl_stats.missing(key)) for key, _ in FIELDS},
     )
 
 
@@ -119,7 +118,7 @@ def crawl_failure(exit_code: int, stats: Mapping[str, Any] | None, error: str = 
         return error
     if stats is None:
         return f"no stats written (exit code {exit_code})"
-    reason = stats.get("finish_reason")
+    reason = stats.get(crawl_stats.FINISH_REASON)
     if reason != "finished":
         return f"finish reason {reason!r}"
     if exit_code != 0:
@@ -183,19 +182,19 @@ def error_counts(stats: Mapping[str, Any]) -> dict[str, Any]:
     """Errors by kind: download exceptions by class, HTTP statuses >= 400, logged ERRORs."""
     exceptions: dict[str, int] = {}
     for key, value in stats.items():
-        if key.startswith(EXCEPTION_PREFIX):
-            name = key.removeprefix(EXCEPTION_PREFIX).rpartition(".")[2]
+        if key.startswith(crawl_stats.EXCEPTION_PREFIX):
+            name = key.removeprefix(crawl_stats.EXCEPTION_PREFIX).rpartition(".")[2]
             exceptions[name] = exceptions.get(name, 0) + int(value)
     http: dict[str, int] = {}
     for key, value in stats.items():
-        code = key.removeprefix(STATUS_PREFIX)
-        if key.startswith(STATUS_PREFIX) and code.isdigit() and int(code) >= 400:
+        code = key.removeprefix(crawl_stats.STATUS_PREFIX)
+        if key.startswith(crawl_stats.STATUS_PREFIX) and code.isdigit() and int(code) >= 400:
             http[code] = int(value)
     return {
         "exceptions": exceptions,
         "http": http,
-        "log_errors": int(stats.get("log_count/ERROR", 0)),
-        "retries": int(stats.get("retry/count", 0)),
+        "log_errors": int(stats.get(crawl_stats.LOG_ERRORS, 0)),
+        "retries": int(stats.get(crawl_stats.RETRIES, 0)),
     }
 
 

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from crawler import stats as crawl_stats
 from scheduler.alerts import notify
 from scheduler.config import HealthRules, Job, default_timeout
 from scheduler.crawl import ChildExit, CrawlOptions, child_error, crawl_command, run_child
@@ -168,10 +169,10 @@ def run_record(
         "outcome": outcome,
         "failure": crawled.failure or None,
         "stopped": crawled.child.stopped,
-        "finish_reason": stats.get("finish_reason"),
-        "new": int(stats.get("neu/articles/new", 0)),
-        "updated": int(stats.get("neu/articles/updated", 0)),
-        "pages": int(stats.get("downloader/response_count", 0)),
+        "finish_reason": stats.get(crawl_stats.FINISH_REASON),
+        "new": crawl_stats.read(stats, crawl_stats.feed_outcome(crawl_stats.NEW)),
+        "updated": crawl_stats.read(stats, crawl_stats.feed_outcome(crawl_stats.UPDATED)),
+        "pages": int(stats.get(crawl_stats.RESPONSES, 0)),
         "errors": error_counts(stats),
         "per_source": {name: source_record(figures[name], health[name]) for name in job.sources},
     }
