@@ -76,7 +76,7 @@ def run_crawl(
     for name in ("items.jsonl", "stats.json", "crawl.log"):
         (out_dir / name).unlink(missing_ok=True)
     completed = subprocess.run(
-        crawl_command(sources, data_dir, out_dir, *args, **settings),
+        crawl_command(sources, data_dir, out_dir, *args, files=True, **settings),
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,

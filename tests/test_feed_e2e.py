@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from replica import Replica, ReplicaServer, build_replica
 from tests.conftest import PROJECT_ROOT, crawl_command, read_feed, run_crawl
@@ -199,13 +200,15 @@ def test_feed_follow_sees_lines_of_a_concurrent_crawl(
         result = run_crawl(sources_file, data, out, "-a", "mode=backfill", DOWNLOAD_DELAY="0.01")
         assert result.returncode == 0
         expected = len(replica.expected_records(server))
-        seen = []
+        seen: list[dict[str, Any]] = []
         assert follower.stdout is not None
         while len(seen) < expected:
             seen.append(json.loads(follower.stdout.readline()))
     finally:
         follower.terminate()
         follower.wait(timeout=10)
+        if follower.stdout is not None:
+            follower.stdout.close()
     assert seen == read_feed(data)
 
 

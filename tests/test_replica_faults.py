@@ -16,6 +16,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -58,11 +59,13 @@ def fetch(url: str, timeout: float = 5) -> tuple[int, dict[str, str], bytes]:
             return err.code, dict(err.headers.items()), err.read()
 
 
-def raw_get(port: int, path: str, timeout: float = 5) -> http.client.HTTPResponse:
-    """A GET that follows no redirect and reads nothing yet."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    conn.request("GET", path)
-    return conn.getresponse()
+@contextmanager
+def raw_get(port: int, path: str, timeout: float = 5) -> Iterator[http.client.HTTPResponse]:
+    """A GET that follows no redirect and reads nothing yet; the connection closes on exit."""
+    with closing(http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)) as conn:
+        conn.request("GET", path)
+        with conn.getresponse() as resp:
+            yield resp
 
 
 class _Depth(HTMLParser):
@@ -169,8 +172,11 @@ def test_status_faults_pinned_to_paths(small: Replica, faulty: ReplicaServer) ->
 def test_reset_is_a_connection_reset(faulty: ReplicaServer) -> None:
     faulty.faults = FaultConfig(paths={"/ddyw.htm": "reset"})
     port = faulty.port("news")
-    with pytest.raises(ConnectionResetError):  # http.client's RemoteDisconnected is one too
-        raw_get(port, "/ddyw.htm")
+    with (
+        pytest.raises(ConnectionResetError),  # http.client's RemoteDisconnected is one too
+        raw_get(port, "/ddyw.htm"),
+    ):
+        pass
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
         sock.sendall(b"GET /ddyw.htm HTTP/1.1\r\nHost: x\r\n\r\n")
         with pytest.raises(ConnectionResetError):  # a RST, not an orderly close (b"")
@@ -184,21 +190,24 @@ def test_truncate_sends_half_the_promised_body(small: Replica, faulty: ReplicaSe
     path = small.articles("news", "ddyw")[1].path
     whole = fetch(faulty.base_url("news") + path)[2]
     faulty.faults = FaultConfig(paths={path: "truncate"})
-    resp = raw_get(faulty.port("news"), path)
-    assert resp.status == 200 and resp.getheader("Content-Length") == str(len(whole))
-    with pytest.raises(http.client.IncompleteRead) as caught:
-        resp.read()
+    with raw_get(faulty.port("news"), path) as resp:
+        assert resp.status == 200 and resp.getheader("Content-Length") == str(len(whole))
+        with pytest.raises(http.client.IncompleteRead) as caught:
+            resp.read()
     assert caught.value.partial == whole[: len(whole) // 2]
-    with pytest.raises(http.client.IncompleteRead):
-        urllib.request.urlopen(faulty.base_url("news") + path, timeout=5).read()
+    with (
+        pytest.raises(http.client.IncompleteRead),
+        urllib.request.urlopen(faulty.base_url("news") + path, timeout=5) as truncated,
+    ):
+        truncated.read()
     assert [(e.status, e.fault) for e in faulty.request_log][-1] == (200, "truncate")
 
 
 def test_slow_outlasts_a_short_timeout(small: Replica, faulty: ReplicaServer) -> None:
     faulty.faults = FaultConfig(paths={"/ddyw.htm": "slow"}, slow_seconds=0.25)
     url = faulty.base_url("news") + "/ddyw.htm"
-    with pytest.raises(TimeoutError):
-        raw_get(faulty.port("news"), "/ddyw.htm", timeout=0.1)
+    with pytest.raises(TimeoutError), raw_get(faulty.port("news"), "/ddyw.htm", timeout=0.1):
+        pass
     started = time.monotonic()
     status, _, body = fetch(url, timeout=5)
     assert time.monotonic() - started >= 0.25
@@ -237,14 +246,15 @@ def test_slow_fault_does_not_hold_stop() -> None:
 def test_redirect_loop(faulty: ReplicaServer) -> None:
     faulty.faults = FaultConfig(paths={"/ddyw.htm": "redirect_loop"})
     news, port = faulty.base_url("news"), faulty.port("news")
-    first = raw_get(port, "/ddyw.htm")
-    assert first.status == 302
-    partner = first.getheader("Location")
+    with raw_get(port, "/ddyw.htm") as first:
+        assert first.status == 302
+        partner = first.getheader("Location")
     assert partner == news + "/ddyw.htm?replica_loop=1"
-    second = raw_get(port, partner.removeprefix(news))
-    assert (second.status, second.getheader("Location")) == (302, news + "/ddyw.htm")
-    with pytest.raises(urllib.error.HTTPError, match="infinite loop"):
+    with raw_get(port, partner.removeprefix(news)) as second:
+        assert (second.status, second.getheader("Location")) == (302, news + "/ddyw.htm")
+    with pytest.raises(urllib.error.HTTPError, match="infinite loop") as looped:
         urllib.request.urlopen(news + "/ddyw.htm", timeout=5)
+    looped.value.close()  # the error holds the last redirect's response
     # the partner always bounces back, so once the fault is off the loop unwinds
     faulty.faults = None
     status, _, body = fetch(partner)
@@ -455,12 +465,12 @@ def test_empty_binary_and_huge(troubled: tuple[Replica, ReplicaServer]) -> None:
     with pytest.raises(UnicodeDecodeError):
         body.decode("utf-8")
     assert fetch(urls["binary"])[2] == body  # the same bytes every time
-    resp = raw_get(server.port("news"), urls["huge"].removeprefix(server.base_url("news")))
-    assert resp.getheader("Content-Length") == str(HUGE_SIZE) == str(20 * 1024 * 1024)
-    total, start, end = 0, b"", b""
-    while chunk := resp.read(1 << 20):
-        start, end = start or chunk[:200], chunk[-20:] if len(chunk) >= 20 else end + chunk
-        total += len(chunk)
+    with raw_get(server.port("news"), urls["huge"].removeprefix(server.base_url("news"))) as resp:
+        assert resp.getheader("Content-Length") == str(HUGE_SIZE) == str(20 * 1024 * 1024)
+        total, start, end = 0, b"", b""
+        while chunk := resp.read(1 << 20):
+            start, end = start or chunk[:200], chunk[-20:] if len(chunk) >= 20 else end + chunk
+            total += len(chunk)
     assert total == HUGE_SIZE
     assert start.startswith(b"<!DOCTYPE html") and end.endswith(b"</html>\n")
 
@@ -469,8 +479,10 @@ def test_truncated_huge_page_stops_half_way(troubled: tuple[Replica, ReplicaServ
     rep, _ = troubled
     path = next(a.path for a in rep.articles("news", "bad") if a.bad == "huge")
     with ReplicaServer(rep, FaultConfig(paths={path: "truncate"})) as server:
-        resp = raw_get(server.port("news"), path)
-        with pytest.raises(http.client.IncompleteRead) as caught:
+        with (
+            raw_get(server.port("news"), path) as resp,
+            pytest.raises(http.client.IncompleteRead) as caught,
+        ):
             resp.read()
         assert len(caught.value.partial) == HUGE_SIZE // 2
 
@@ -571,9 +583,9 @@ def test_hostile_links_redirects_and_trap(troubled: tuple[Replica, ReplicaServer
     assert trap is not None and trap != news and trap.startswith("http://127.0.0.1:")
 
     def location(url: str) -> str | None:
-        resp = raw_get(port, url.removeprefix(news))
-        assert resp.status == 302
-        return resp.getheader("Location")
+        with raw_get(port, url.removeprefix(news)) as resp:
+            assert resp.status == 302
+            return resp.getheader("Location")
 
     assert location(by_kind["offsite"]) == "http://example.invalid/"
     assert location(by_kind["otherport"]) == trap + "/caught.htm"

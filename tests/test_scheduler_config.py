@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from crawler.commandline import ConfigError
 from crawler.sources import DEFAULT_SOURCES_FILE, load_sources
 from scheduler.__main__ import main
 from scheduler.config import (
-    ConfigError,
     crontab_trigger,
     crontab_weekdays,
     default_timeout,

@@ -30,7 +30,8 @@ def test_an_article_reached_through_a_redirect_is_known_by_its_listed_url(tmp_pa
     )
     assert outcome is Outcome.NEW
     assert store.is_known(article_id(listed))
-    assert store.state.get(moved["id"]).etag == '"etag-1"'  # type: ignore[union-attr]
+    known = store.state.get(moved["id"])
+    assert known is not None and known.etag == '"etag-1"'
     store.close()
 
 
@@ -43,5 +44,6 @@ def test_an_edit_is_a_new_version_and_a_repeat_is_not(tmp_path: Path) -> None:
     assert outcome is Outcome.UPDATED and line is not None and line["version"] == 2
     store.close()
     reopened = Store(tmp_path)  # the versions survive a restart
-    assert reopened.state.get(first["id"]).version == 2  # type: ignore[union-attr]
+    known = reopened.state.get(first["id"])
+    assert known is not None and known.version == 2
     reopened.close()

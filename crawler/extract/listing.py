@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import cast
 from urllib.parse import urlsplit
 
 from lxml import html as lxml_html
@@ -117,7 +118,8 @@ def _same_site(link: str, url: str) -> bool:
 
 def _find_pager(tree: lxml_html.HtmlElement) -> lxml_html.HtmlElement | None:
     for xpath in selectors.PAGER_MARKERS:
-        found = tree.xpath(xpath)
+        # The markers are element paths (no text(), @attr or functions): a list of elements.
+        found = cast("list[lxml_html.HtmlElement]", tree.xpath(xpath))
         if found:
             return found[0]
     return None
@@ -180,7 +182,9 @@ def _pager_link(
     here = canonical_url(url)
     for anchor in scope.iter("a"):
         text = normalize_space(anchor.text_content()).lower()
-        marker = f"{anchor.get('class', '')} {anchor.getparent().get('class', '')}"
+        parent = anchor.getparent()  # never None: every anchor is below the <html> root
+        parent_class = parent.get("class", "") if parent is not None else ""
+        marker = f"{anchor.get('class', '')} {parent_class}"
         if text in texts or class_re.search(marker):
             link = absolute_link(url, anchor.get("href"))
             if link and canonical_url(link) != here:
