@@ -165,8 +165,9 @@ class Walks:
         if len(listed.url) > self.max_url_length:
             self.count(name, stats.skipped("url_too_long"), 1)
             return
+        # Seen by id, not by its columns: a walk without a label adds none.
+        first_sight = listed.id not in self.columns_of
         columns = self.columns_of.setdefault(listed.id, [])
-        first_sight = not columns
         if walk.column and walk.column not in columns:
             columns.append(walk.column)
         if self.state.is_known(listed.id):

@@ -180,9 +180,10 @@ class NeuNewsSpider(scrapy.Spider):
         if walk is not None and not is_permanent(reason):
             self.walks.fail(walk)
 
-    def callback_failed(self, failure: Failure, response: Response) -> None:
-        """A callback raised: its page is not done, so neither is its column's walk."""
-        if response.request is None or not response.request.cb_kwargs:
+    def callback_failed(self, failure: Failure, response: Response | None) -> None:
+        """A callback raised: its page is not done, so neither is its column's walk. (Scrapy
+        sends no response when ``start`` itself raised: then there is no walk to fail.)"""
+        if response is None or response.request is None or not response.request.cb_kwargs:
             return
         source, walk = _source_and_walk(response.request.cb_kwargs)
         self._count(source.name, stats.failed(f"callback_{type(failure.value).__name__}"))

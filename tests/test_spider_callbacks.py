@@ -1,0 +1,770 @@
+"""The ``neu_news`` spider's callbacks, errbacks and signal handlers, in process.
+
+Each test builds a crawler with ``scrapy.utils.test.get_crawler`` (the project's settings, a
+sources file and data directory under ``tmp_path``), opens a real engine on it without starting
+it (no download handler is enabled: nothing can reach a network) and hands the spider built
+``HtmlResponse``/``Failure`` objects, either straight to a callback or through Scrapy's scraper,
+so that the spider middlewares (``HttpErrorMiddleware`` turning a 404 into an errback call) and
+the ``spider_error``/``spider_idle`` signals do what they do in a crawl.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import tomllib
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from scrapy import Request, signals
+from scrapy.core.engine import ExecutionEngine
+from scrapy.crawler import Crawler
+from scrapy.exceptions import (
+    DontCloseSpider,
+    DownloadCancelledError,
+    DownloadConnectionRefusedError,
+    DownloadTimeoutError,
+)
+from scrapy.http import HtmlResponse, Response
+from scrapy.utils._download_handlers import get_maxsize_msg
+from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.test import get_crawler
+from twisted.python.failure import Failure
+
+import crawler.extraction as extraction_module
+import crawler.spiders.neu_news as neu_news_module
+from crawler import settings as project_settings
+from crawler import stats
+from crawler.extract.article import parse_article
+from crawler.extract.record import build_record
+from crawler.extract.urls import canonical_id, canonical_url
+from crawler.items import FetchedArticle, utc_now
+from crawler.pipelines import FeedPipeline
+from crawler.spiders.neu_news import NeuNewsSpider
+from crawler.store.datadir import NullStore, Store
+from crawler.walks import Walk
+from tests.conftest import PROJECT_ROOT, assert_valid_record, read_feed
+
+NEWS = "https://neunews.neu.edu.cn"
+DDYW = f"{NEWS}/ddyw.htm"
+ENGLISH_HOME = "https://english.neu.edu.cn/index.htm"
+COLUMN = "东大要闻"
+DDYW_SOURCE = "neunews-ddyw"
+ENGLISH_SOURCE = "english"
+SOURCES_TOML = f"""
+[[sources]]
+name = "{DDYW_SOURCE}"
+start_urls = ["{DDYW}"]
+language = "zh"
+column = "{COLUMN}"
+cms = "vsb"
+
+[[sources]]
+name = "{ENGLISH_SOURCE}"
+start_urls = ["{ENGLISH_HOME}"]
+language = "en"
+allow = ["^/(news|focus)"]
+"""
+PROJECT_SETTINGS: dict[str, Any] = {
+    name: getattr(project_settings, name) for name in dir(project_settings) if name.isupper()
+}
+# No download handler at all: these tests hand the spider its responses.
+NO_DOWNLOADS = {"http": None, "https": None, "ftp": None}
+
+GOLDEN = PROJECT_ROOT / "tests" / "golden"
+GOLDEN_URLS: dict[str, str] = {
+    name: table["url"]
+    for name, table in tomllib.loads((GOLDEN / "manifest.toml").read_text("utf-8")).items()
+}
+ARTICLE = "neunews-vsb-ddyw"  # a VSB article of 东大要闻, its stored page and expected parse
+ARTICLE_URL = GOLDEN_URLS[ARTICLE]
+
+
+def golden_page(name: str) -> bytes:
+    return (GOLDEN / "pages" / f"{name}.html").read_bytes()
+
+
+def golden_parse(name: str) -> dict[str, Any]:
+    parsed: dict[str, Any] = json.loads((GOLDEN / "pages" / f"{name}.json").read_text("utf-8"))
+    return parsed
+
+
+def article_url(number: int) -> str:
+    return f"{NEWS}/info/1002/{number}.htm"
+
+
+def list_html(
+    numbers: Iterable[int] = (),
+    *,
+    hrefs: Iterable[str] = (),
+    next_href: str | None = None,
+    last_href: str | None = None,
+    title: str = f"{COLUMN}-东北大学新闻网",
+    extra_links: Iterable[str] = (),
+) -> bytes:
+    """A VSB-like list page linking /info/1002/<n>.htm (and *hrefs*), with a pager when given
+    its links."""
+    links = [*(f"/info/1002/{number}.htm" for number in numbers), *hrefs]
+    items = "".join(
+        f'<li><a href="{href}">第{index}篇</a><span>2024-09-01</span></li>'
+        for index, href in enumerate(links, start=1)
+    )
+    pager = ""
+    if next_href or last_href:
+        pager_links = (f'<a href="{next_href}">下页</a>' if next_href else "") + (
+            f'<a href="{last_href}">尾页</a>' if last_href else ""
+        )
+        pager = f'<div class="pb_sys_common">共9页 {pager_links}</div>'
+    extra = "".join(f'<a href="{href}">{href}</a>' for href in extra_links)
+    return (
+        f"<!DOCTYPE html><html><head><title>{title}</title></head><body>"
+        f'<div class="nav">{extra}</div><div class="list"><ul>{items}</ul>{pager}</div>'
+        "</body></html>"
+    ).encode()
+
+
+def html_response(
+    request: Request,
+    body: bytes,
+    *,
+    status: int = 200,
+    url: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> HtmlResponse:
+    return HtmlResponse(
+        url or request.url,
+        status=status,
+        body=body,
+        headers={"Content-Type": "text/html; charset=utf-8", **(headers or {})},
+        request=request,
+    )
+
+
+def known_record(url: str, number: int, *, crawled_at: str | None = None) -> dict[str, Any]:
+    """A record of 东大要闻 as an earlier run filed it."""
+    html = (
+        f"<html><head><title>已知文章{number}</title></head><body><h1>已知文章{number}</h1>"
+        f'<div class="v_news_content"><p>{f"第{number}篇已知文章的正文。" * 8}</p></div></body></html>'
+    )
+    parsed = parse_article(html, url, cms="vsb")
+    assert parsed is not None
+    record = build_record(
+        parsed,
+        canonical_url(url),
+        source=DDYW_SOURCE,
+        language="zh",
+        columns=[COLUMN],
+        crawled_at=crawled_at or "2024-09-01T00:00:00+00:00",
+    )
+    return dict(record)
+
+
+def seed_data_dir(
+    data_dir: Path,
+    records: Iterable[dict[str, Any]] = (),
+    *,
+    finished_walks: Iterable[str] = (),
+    etag: str | None = None,
+) -> None:
+    """What an earlier run left in the data directory."""
+    store = Store(data_dir)
+    try:
+        for record in records:
+            store.add(record, validators=(etag, None))
+        for key in finished_walks:
+            store.set_walk_complete(canonical_url(key), True)
+    finally:
+        store.close()
+
+
+@dataclass
+class Crawl:
+    """A crawler with an open (not started) engine, and the spider's start requests."""
+
+    crawler: Crawler
+    spider: NeuNewsSpider
+    start_requests: list[Request]
+
+    @property
+    def engine(self) -> ExecutionEngine:
+        engine: ExecutionEngine = self.crawler.engine
+        return engine
+
+    @property
+    def store(self) -> Store | NullStore:
+        return FeedPipeline.of(self.crawler).store
+
+    def stat(self, key: str, source: str | None = None) -> int:
+        assert self.crawler.stats is not None
+        return stats.read(self.crawler.stats.get_stats(), key, source)
+
+    def start_request(self, url: str) -> Request:
+        [request] = [request for request in self.start_requests if request.url == url]
+        return request
+
+    def walk(self, url: str = DDYW) -> Walk:
+        walk: Walk = self.start_request(url).cb_kwargs["walk"]
+        return walk
+
+    async def scrape(self, result: Response | Failure, request: Request) -> None:
+        """Hand a download's result to Scrapy's scraper: spider middlewares, the callback or
+        errback, then the output (requests to the scheduler, items to the pipelines)."""
+        await maybe_deferred_to_future(self.engine.scraper.enqueue_scrape(result, request))
+
+    def scheduled(self) -> list[Request]:
+        """Take every request waiting in the scheduler."""
+        scheduler = self.engine.scheduler
+        assert scheduler is not None
+        taken = []
+        while (request := scheduler.next_request()) is not None:
+            taken.append(request)
+        return taken
+
+    def idle(self) -> bool:
+        """Send ``spider_idle`` as the engine does; whether a handler kept the spider open."""
+        results = self.crawler.signals.send_catch_log(
+            signal=signals.spider_idle, spider=self.spider, dont_log=DontCloseSpider
+        )
+        failures = [result for _, result in results if isinstance(result, Failure)]
+        assert all(isinstance(failure.value, DontCloseSpider) for failure in failures), failures
+        return bool(failures)
+
+    async def read_list(self, request: Request, body: bytes) -> None:
+        await self.scrape(html_response(request, body), request)
+
+    async def article_phase(self) -> list[Request]:
+        """The engine going idle after the list pages: the article requests it is given."""
+        assert self.idle(), "the article phase did not keep the spider open"
+        return self.scheduled()
+
+
+@asynccontextmanager
+async def open_crawl(
+    tmp_path: Path, mode: str | None = None, **settings: Any
+) -> AsyncIterator[Crawl]:
+    sources = tmp_path / "sources.toml"
+    if not sources.exists():
+        sources.write_text(SOURCES_TOML, encoding="utf-8")
+    crawler = get_crawler(
+        NeuNewsSpider,
+        {
+            **PROJECT_SETTINGS,
+            "NEU_SOURCES_FILE": str(sources),
+            "NEU_DATA_DIR": str(tmp_path / "data"),
+            "DOWNLOAD_HANDLERS": NO_DOWNLOADS,
+            "LOG_LEVEL": "WARNING",
+            **settings,
+        },
+    )
+    spider = NeuNewsSpider.from_crawler(crawler, **({"mode": mode} if mode else {}))
+    crawler.spider = spider
+    crawler.engine = ExecutionEngine(crawler, lambda _: crawler.stop_async())
+    await crawler.engine.open_spider_async(close_if_idle=False)
+    try:
+        start_requests = [request async for request in spider.start()]
+        yield Crawl(crawler, spider, start_requests)
+    finally:
+        await crawler.engine.close_spider_async(reason="finished")
+
+
+def run(scenario: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    asyncio.run(scenario())
+
+
+def failure_of(error: BaseException) -> Failure:
+    """A Failure of *error*, as Scrapy hands a download error to an errback."""
+    return Failure(error)  # type: ignore[no-untyped-call]  # twisted's constructor is untyped
+
+
+async def collect(output: AsyncIterator[FetchedArticle]) -> list[FetchedArticle]:
+    return [item async for item in output]
+
+
+# -- start -----------------------------------------------------------------------------------------
+
+
+def test_start_walks_list_sources_and_fetches_the_home_pages_of_home_sources(
+    tmp_path: Path,
+) -> None:
+    async def scenario() -> None:
+        async with open_crawl(tmp_path) as crawl:
+            spider = crawl.spider
+            assert [request.url for request in crawl.start_requests] == [DDYW, ENGLISH_HOME]
+            listing, home = crawl.start_requests
+            assert (listing.callback, listing.errback) == (
+                spider.parse_list_page,
+                spider.request_failed,
+            )
+            walk = listing.cb_kwargs["walk"]
+            assert (walk.key, walk.column, walk.source.name) == (DDYW, COLUMN, DDYW_SOURCE)
+            assert (home.callback, home.errback) == (spider.parse_home, spider.request_failed)
+            assert home.cb_kwargs["source"].name == ENGLISH_SOURCE
+            assert spider.hosts == {"neunews.neu.edu.cn", "english.neu.edu.cn"}
+
+    run(scenario)
+
+
+@pytest.mark.parametrize(("mode", "full"), [(None, False), ("backfill", True)])
+def test_walk_after_a_finished_one_is_incremental_unless_backfilling(
+    tmp_path: Path, mode: str | None, full: bool
+) -> None:
+    seed_data_dir(tmp_path / "data", finished_walks=[DDYW])
+
+    async def scenario() -> None:
+        async with open_crawl(tmp_path, mode) as crawl:
+            assert crawl.walk().full is full
+
+    run(scenario)
+
+
+# -- list pages ------------------------------------------------------------------------------------
+
+
+def test_full_walk_requests_every_numbered_page_at_once_from_the_first_page(
+    tmp_path: Path,
+) -> None:
+    async def scenario() -> None:
+        async with open_crawl(tmp_path, "backfill") as crawl:
+            request = crawl.start_request(DDYW)
+            body = list_html([30, 29, 28], next_href="/ddyw/9.htm", last_href="/ddyw/1.htm")
+            out = list(
+                crawl.spider.parse_list_page(html_response(request, body), **request.cb_kwargs)
+            )
+            assert [page.url for page in out] == [f"{NEWS}/ddyw/{n}.htm" for n in range(9, 0, -1)]
+            for page in out:
+                assert page.callback == crawl.spider.parse_list_page
+                assert page.errback == crawl.spider.request_failed
+                assert page.cb_kwargs == {"walk": crawl.walk()}
+            assert crawl.stat(stats.LIST_PAGES, DDYW_SOURCE) == 1
+            assert crawl.stat(stats.ARTICLE_LINKS, DDYW_SOURCE) == 3
+
+    run(scenario)
+
+
+def test_numbered_pages_reach_the_scheduler_and_add_no_more_pages(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with open_crawl(tmp_path, "backfill") as crawl:
+            first = crawl.start_request(DDYW)
+            await crawl.read_list(
+                first, list_html([30, 29], next_href="/ddyw/3.htm", last_href="/ddyw/1.htm")
+            )
+            pages = crawl.scheduled()
+            assert sorted(page.url for page in pages) == [f"{NEWS}/ddyw/{n}.htm" for n in (1, 2, 3)]
+            page_3 = next(page for page in pages if page.url.endswith("/3.htm"))
+            await crawl.read_list(
+                page_3, list_html([27, 26], next_href="/ddyw/2.htm", last_href="/ddyw/1.htm")
+            )
+            assert crawl.scheduled() == []
+            assert crawl.walk().pages == 2
+
+    run(scenario)
+
+
+def test_incremental_walk_stops_at_the_first_page_whose_oldest_article_is_known(
+    tmp_path: Path,
+) -> None:
+    seed_data_dir(tmp_path / "data", [known_record(article_url(1), 1)], finished_walks=[DDYW])
+
+    async def scenario() -> None:
+        async with open_crawl(tmp_path, NEU_RECHECK_DAYS=0) as crawl:
+            request = crawl.start_request(DDYW)
+            body = list_html([3, 2, 1], next_href="/ddyw/9.htm", last_href="/ddyw/1.htm")
+            await crawl.read_list(request, body)
+            assert crawl.scheduled() == []
+            articles = await crawl.article_phase()
+            assert sorted(article.url for article in articles) == [article_url(2), article_url(3)]
+            assert crawl.stat(stats.skipped("known"), DDYW_SOURCE) == 1
+
+    run(scenario)
+
+
+def test_list_page_that_is_not_html_is_counted_and_ends_nothing_else(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with open_crawl(tmp_path, "backfill") as crawl:
+            request = crawl.start_request(DDYW)
+            response = Response(DDYW, body=b"%PDF-1.4 \x00\x01", request=request)
+            assert list(crawl.spider.parse_list_page(response, **request.cb_kwargs)) == []
+            assert crawl.stat(stats.skipped("not_html"), DDYW_SOURCE) == 1
+            assert crawl.stat(stats.skipped("unparsable_list"), DDYW_SOURCE) == 1
+            assert not crawl.walk().failed
+
+    run(scenario)
+
+
+# -- home pages and discovered columns --------------------------------------------------------------
+
+
+def test_home_page_links_become_candidate_lists_within_the_allow_patterns(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with open_crawl(tmp_path) as crawl:
+            home = crawl.start_request(ENGLISH_HOME)
+            body = (
+                b"<html><head><title>NEU</title></head><body>"
+                b'<a href="/news.htm">News</a><a href="/focus/list.htm" title="Focus">F</a>'
+                b'<a href="/about.htm">About</a><a href="/info/1003/5212.htm">An article</a>'
+                b"</body></html>"
+            )
+            out = list(crawl.spider.parse_home(html_response(home, body), **home.cb_kwargs))
+            assert [(request.url, request.cb_kwargs["label"]) for request in out] == [
+                ("https://english.neu.edu.cn/news.htm", "News"),
+                ("https://english.neu.edu.cn/focus/list.htm", "Focus"),
+            ]
+            for request in out:
+                assert request.callback == crawl.spider.parse_candidate_list
+                assert request.errback == crawl.spider.request_failed
+                assert request.cb_kwargs["source"].name == ENGLISH_SOURCE
+
+    run(scenario)
+
+
+def test_candidate_with_a_pager_is_walked_as_a_column(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with open_crawl(tmp_path, "backfill") as crawl:
+            source = crawl.start_request(ENGLISH_HOME).cb_kwargs["source"]
+            url = "https://english.neu.edu.cn/news.htm"
+            request = Request(url, cb_kwargs={"source": source, "label": "News"})
+            body = (
+                b"<html><head><title>Campus News</title></head><body><ul>"
+                b'<li><a href="/info/1003/1.htm">One</a></li><li><a href="/info/1003/2.htm">Two</a></li>'
+                b'</ul><div class="pb_sys_common"><a href="/news/2.htm">Next</a></div></body></html>'
+            )
+            response = html_response(request, body)
+            out = list(crawl.spider.parse_candidate_list(response, **request.cb_kwargs))
+            assert [page.url for page in out] == ["https://english.neu.edu.cn/news/2.htm"]
+            [walk] = [walk for walk in crawl.spider.walks.walks if walk.key == url]
+            assert out[0].cb_kwargs == {"walk": walk}
+            assert (walk.column, walk.pages, walk.full) == ("News", 1, True)
+            assert crawl.stat(stats.COLUMNS_DISCOVERED, ENGLISH_SOURCE) == 1
+
+    run(scenario)
+
+
+def test_candidate_without_a_pager_and_few_links_is_not_a_list(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with open_crawl(tmp_path) as crawl:
+            source = crawl.start_request(ENGLISH_HOME).cb_kwargs["source"]
+            url = "https://english.neu.edu.cn/about.htm"
+            request = Request(url, cb_kwargs={"source": source, "label": "About"})
+            body = b'<html><body><p>About us</p><a href="/info/1003/1.htm">One</a></body></html>'
+            response = html_response(request, body)
+            assert list(crawl.spider.parse_candidate_list(response, **request.cb_kwargs)) == []
+            assert crawl.stat(stats.skipped("not_a_list"), ENGLISH_SOURCE) == 1
+            assert crawl.stat(stats.COLUMNS_DISCOVERED, ENGLISH_SOURCE) == 0
+            assert [walk.key for walk in crawl.spider.walks.walks] == [DDYW]
+
+    run(scenario)
+
+
+# -- the article phase ---------------------------------------------------------------------------------
+
+
+def test_article_phase_starts_when_the_list_pages_are_done_and_then_finishes_the_walks(
+    tmp_path: Path,
+) -> None:
+    seed_data_dir(tmp_path / "data", finished_walks=[DDYW])
+
+    async def scenario() -> None:
+        async with open_crawl(tmp_path, NEU_RECHECK_DAYS=0) as crawl:
+            spider = crawl.spider
+            await crawl.read_list(crawl.start_request(DDYW), list_html([5, 4]))
+            assert crawl.store.walk_complete(DDYW)
+
+            articles = await crawl.article_phase()
+
+            assert sorted(article.url for article in articles) == [article_url(4), article_url(5)]
+            for article in articles:
+                assert (article.callback, article.errback) == (
+                    spider.parse_article_page,
+                    spider.request_failed,
+                )
+                assert article.cb_kwargs["walk"] is crawl.walk()
+                assert article.cb_kwargs["source"].name == DDYW_SOURCE
+                assert article.cb_kwargs["listed"].url == article.url
+            # A kill from here on makes the next run walk the column in full.
+            assert not crawl.store.walk_complete(DDYW)
+            # Nothing is left: the spider may close, and the walk is finished.
+            assert not crawl.idle()
+            assert crawl.store.walk_complete(DDYW)
+
+    run(scenario)
+
+
+def test_article_phase_sends_conditional_rechecks_of_recent_articles(tmp_path: Path) -> None:
+    recent = known_record(article_url(7), 7, crawled_at=utc_now())
+    old = known_record(article_url(6), 6)
+    seed_data_dir(tmp_path / "data", [recent, old], etag='"v1"')
+
+    async def scenario() -> None:
+        async with open_crawl(tmp_path, NEU_RECHECK_DAYS=2) as crawl:
+            assert crawl.stat(stats.RECHECK_REQUESTS, DDYW_SOURCE) == 1
+            await crawl.read_list(crawl.start_request(DDYW), list_html([7, 6]))
+            [recheck] = await crawl.article_phase()
+            assert recheck.url == recent["url"]
+            assert recheck.headers.get("If-None-Match") == b'"v1"'
+            assert recheck.meta["handle_httpstatus_list"] == [304]
+            assert recheck.dont_filter
+            assert recheck.cb_kwargs["walk"] is None
+            assert recheck.callback == crawl.spider.parse_article_page
+            assert crawl.spider.walks.columns(recent["id"]) == [COLUMN]
+
+    run(scenario)
+
+
+# -- article pages (an async callback) ------------------------------------------------------------------
+
+
+async def article_request(crawl: Crawl, url: str = ARTICLE_URL) -> Request:
+    """The request the article phase makes for *url*, listed on the column's first page."""
+    await crawl.read_list(crawl.start_request(DDYW), list_html(hrefs=[url]))
+    [request] = await crawl.article_phase()
+    assert request.url == url
+    return request
+
+
+def test_article_page_yields_its_record(tmp_path: Path) -> None:
+    expected = golden_parse(ARTICLE)
+
+    async def scenario() -> None:
+        async with open_crawl(tmp_path, "backfill", NEU_EXTRACT_PROCESSES=0) as crawl:
+            request = await article_request(crawl)
+            response = html_response(
+                request,
+                golden_page(ARTICLE),
+                headers={"ETag": '"abc"', "Last-Modified": "Sun, 15 Sep 2024 02:00:00 GMT"},
+            )
+            [item] = await collect(crawl.spider.parse_article_page(response, **request.cb_kwargs))
+            record = item.record
+            assert_valid_record(dict(record))
+            assert record["url"] == canonical_url(ARTICLE_URL)
+            assert record["id"] == canonical_id(canonical_url(ARTICLE_URL))
+            for key in ("title", "published", "editors", "text", "images", "attachments"):
+                assert record[key] == expected[key], key
+            assert (record["source"], record["language"]) == (DDYW_SOURCE, "zh")
+            assert (record["column"], record["columns"]) == (COLUMN, [COLUMN])
+            assert (item.etag, item.last_modified) == ('"abc"', "Sun, 15 Sep 2024 02:00:00 GMT")
+            assert item.listed_as is None
+            assert crawl.stat(stats.ARTICLES, DDYW_SOURCE) == 1
+            assert crawl.stat(stats.ARTICLES) == 1
+
+    run(scenario)
+
+
+def test_article_reached_through_a_redirect_is_filed_at_its_final_url(tmp_path: Path) -> None:
+    final = f"{NEWS}/info/1002/999.htm"
+
+    async def scenario() -> None:
+        async with open_crawl(tmp_path, "backfill") as crawl:
+            request = await article_request(crawl)
+            redirected = request.replace(url=final, meta={"redirect_urls": [ARTICLE_URL]})
+            response = html_response(redirected, golden_page(ARTICLE))
+            [item] = await collect(
+                crawl.spider.parse_article_page(response, **redirected.cb_kwargs)
+            )
+            assert item.record["url"] == canonical_url(final)
+            assert item.listed_as == (canonical_id(canonical_url(ARTICLE_URL)), ARTICLE_URL)
+            assert item.record["columns"] == [COLUMN]
+
+    run(scenario)
+
+
+def test_recheck_answered_not_modified_yields_nothing(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with open_crawl(tmp_path, "backfill") as crawl:
+            request = await article_request(crawl)
+            response = html_response(request, b"", status=304)
+            assert (
+                await collect(crawl.spider.parse_article_page(response, **request.cb_kwargs)) == []
+            )
+            assert crawl.stat(stats.RECHECK_NOT_MODIFIED, DDYW_SOURCE) == 1
+            assert crawl.stat(stats.ARTICLES, DDYW_SOURCE) == 0
+
+    run(scenario)
+
+
+def test_empty_article_page_is_counted_unparsable(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with open_crawl(tmp_path, "backfill") as crawl:
+            request = await article_request(crawl)
+            response = html_response(request, b"  \n")
+            assert (
+                await collect(crawl.spider.parse_article_page(response, **request.cb_kwargs)) == []
+            )
+            assert crawl.stat(stats.skipped("unparsable_article"), DDYW_SOURCE) == 1
+
+    run(scenario)
+
+
+def test_article_record_reaches_the_feed_through_the_engine(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with open_crawl(tmp_path, "backfill") as crawl:
+            request = await article_request(crawl)
+            await crawl.scrape(html_response(request, golden_page(ARTICLE)), request)
+            assert crawl.stat(stats.feed_outcome("new")) == 1
+            assert crawl.stat(stats.NEW, DDYW_SOURCE) == 1
+
+    run(scenario)
+    [line] = read_feed(tmp_path / "data")
+    assert (line["url"], line["version"], line["columns"]) == (
+        canonical_url(ARTICLE_URL),
+        1,
+        [COLUMN],
+    )
+
+
+# -- errbacks: every failure counted by reason; only a transient one leaves the walk unfinished --
+
+
+@pytest.mark.parametrize(
+    ("status", "permanent"), [(404, True), (410, True), (500, False), (503, False)]
+)
+def test_article_answering_an_http_error(tmp_path: Path, status: int, permanent: bool) -> None:
+    async def scenario() -> None:
+        async with open_crawl(tmp_path, "backfill") as crawl:
+            request = await article_request(crawl)
+            await crawl.scrape(
+                html_response(request, b"<html>error</html>", status=status), request
+            )
+            assert crawl.stat(stats.failed(f"http_{status}"), DDYW_SOURCE) == 1
+            assert crawl.walk().failed is not permanent
+            assert not crawl.idle()  # nothing left: the walks that met no failure are finished
+            assert crawl.store.walk_complete(DDYW) is permanent
+
+    run(scenario)
+
+
+@pytest.mark.parametrize(
+    ("error", "reason", "permanent"),
+    [
+        (
+            # What Scrapy's download handlers raise past DOWNLOAD_MAXSIZE.
+            DownloadCancelledError(
+                get_maxsize_msg(20_000_000, 16_777_216, Request(ARTICLE_URL), expected=False)
+            ),
+            "too_large",
+            True,
+        ),
+        (DownloadTimeoutError("took longer than 30 seconds"), "DownloadTimeoutError", False),
+        (DownloadConnectionRefusedError("refused"), "DownloadConnectionRefusedError", False),
+    ],
+)
+def test_article_download_failing(
+    tmp_path: Path, error: Exception, reason: str, permanent: bool
+) -> None:
+    async def scenario() -> None:
+        async with open_crawl(tmp_path, "backfill") as crawl:
+            request = await article_request(crawl)
+            await crawl.scrape(failure_of(error), request)
+            assert crawl.stat(stats.failed(reason), DDYW_SOURCE) == 1
+            assert crawl.walk().failed is not permanent
+            crawl.idle()
+            assert crawl.store.walk_complete(DDYW) is permanent
+
+    run(scenario)
+
+
+@pytest.mark.parametrize(("status", "permanent"), [(404, True), (503, False)])
+def test_list_page_answering_an_http_error(tmp_path: Path, status: int, permanent: bool) -> None:
+    async def scenario() -> None:
+        async with open_crawl(tmp_path, "backfill") as crawl:
+            request = crawl.start_request(DDYW)
+            await crawl.scrape(html_response(request, b"", status=status), request)
+            assert crawl.stat(stats.failed(f"http_{status}"), DDYW_SOURCE) == 1
+            assert crawl.walk().failed is not permanent
+            assert not crawl.idle()
+            assert crawl.store.walk_complete(DDYW) is permanent
+
+    run(scenario)
+
+
+def test_home_page_failure_is_counted_for_its_source(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with open_crawl(tmp_path) as crawl:
+            home = crawl.start_request(ENGLISH_HOME)
+            await crawl.scrape(html_response(home, b"", status=503), home)
+            assert crawl.stat(stats.failed("http_503"), ENGLISH_SOURCE) == 1
+            assert not crawl.walk().failed
+
+    run(scenario)
+
+
+# -- callbacks that raise (spider_error) -----------------------------------------------------------
+
+
+class LayoutChangedError(Exception):
+    """Stands for a bug that makes a parser raise on a page it has never seen."""
+
+
+def raise_layout_changed(*args: object, **kwargs: object) -> None:
+    raise LayoutChangedError("unexpected markup")
+
+
+def test_list_callback_that_raises_leaves_its_walk_unfinished(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(neu_news_module, "parse_list", raise_layout_changed)
+
+    async def scenario() -> None:
+        async with open_crawl(tmp_path, "backfill") as crawl:
+            request = crawl.start_request(DDYW)
+            await crawl.read_list(request, list_html([3, 2]))
+            assert crawl.crawler.stats is not None
+            assert crawl.crawler.stats.get_value("spider_exceptions/LayoutChangedError") == 1
+            assert crawl.stat(stats.failed("callback_LayoutChangedError"), DDYW_SOURCE) == 1
+            assert crawl.stat(stats.failed("callback_LayoutChangedError")) == 1
+            assert crawl.walk().failed
+            assert not crawl.idle()
+            assert not crawl.store.walk_complete(DDYW)
+
+    run(scenario)
+
+
+def test_async_article_callback_that_raises_leaves_its_walk_unfinished(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def scenario() -> None:
+        async with open_crawl(tmp_path, "backfill") as crawl:
+            request = await article_request(crawl)
+            monkeypatch.setattr(extraction_module, "parse_article", raise_layout_changed)
+            await crawl.scrape(html_response(request, golden_page(ARTICLE)), request)
+            assert crawl.stat(stats.failed("callback_LayoutChangedError"), DDYW_SOURCE) == 1
+            assert crawl.walk().failed
+            assert crawl.stat(stats.feed_outcome("new")) == 0
+            crawl.idle()
+            assert not crawl.store.walk_complete(DDYW)
+
+    run(scenario)
+
+
+def test_home_callback_that_raises_is_counted_for_its_source(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(neu_news_module, "find_column_links", raise_layout_changed)
+
+    async def scenario() -> None:
+        async with open_crawl(tmp_path) as crawl:
+            home = crawl.start_request(ENGLISH_HOME)
+            await crawl.scrape(html_response(home, b"<html><body>home</body></html>"), home)
+            assert crawl.stat(stats.failed("callback_LayoutChangedError"), ENGLISH_SOURCE) == 1
+            assert not crawl.walk().failed
+
+    run(scenario)
+
+
+def test_spider_error_without_a_response_is_handled(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with open_crawl(tmp_path) as crawl:
+            # As ExecutionEngine._process_start_next sends it.
+            results = crawl.crawler.signals.send_catch_log(
+                signal=signals.spider_error,
+                failure=failure_of(LayoutChangedError("start() broke")),
+                response=None,
+                spider=crawl.spider,
+            )
+            handler_failures = [result for _, result in results if isinstance(result, Failure)]
+            assert handler_failures == []
+
+    run(scenario)

@@ -1,0 +1,408 @@
+"""The column-walk policy of ``crawler.walks``, against a dict-backed ``WalkState``.
+
+Pure unit tests: no Scrapy, no data directory. List pages are built as ``ListPage`` values, as
+``crawler.extract.listing.parse_list`` would return them.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import pytest
+
+from crawler import stats
+from crawler.extract.listing import ListedArticle, ListPage
+from crawler.extract.urls import canonical_id, canonical_url
+from crawler.sources import Source
+from crawler.store.datadir import Recheck
+from crawler.walks import Walk, Walks
+
+BASE = "https://neunews.neu.edu.cn"
+FIRST = f"{BASE}/ddyw.htm"
+COLUMN = "东大要闻"
+SOURCE = Source(name="neunews-ddyw", start_urls=(FIRST,), language="zh", column=COLUMN)
+OTHER = Source(name="neunews-mtdd", start_urls=(f"{BASE}/mtdd.htm",), language="zh")
+
+
+@dataclass
+class DictState:
+    """A ``WalkState`` in dicts, recording the order of what the walks ask of it."""
+
+    known: set[str] = field(default_factory=set)
+    complete: dict[str, bool] = field(default_factory=dict)
+    columns: dict[str, list[str]] = field(default_factory=dict)
+    recheck_list: list[Recheck] = field(default_factory=list)
+    asked_since: list[str] = field(default_factory=list)
+    events: list[tuple[str, str, bool] | tuple[str]] = field(default_factory=list)
+
+    def is_known(self, article_id: str) -> bool:
+        return article_id in self.known
+
+    def add_columns(self, article_id: str, columns: list[str]) -> None:
+        held = self.columns.setdefault(article_id, [])
+        held.extend(column for column in columns if column not in held)
+
+    def walk_complete(self, key: str) -> bool:
+        return self.complete.get(key, False)
+
+    def set_walk_complete(self, key: str, complete: bool) -> None:
+        self.complete[key] = complete
+        self.events.append(("set", key, complete))
+
+    def flush(self) -> None:
+        self.events.append(("flush",))
+
+    def rechecks(self, first_seen_after: str) -> list[Recheck]:
+        self.asked_since.append(first_seen_after)
+        return list(self.recheck_list)
+
+
+class Counts:
+    """The walks' ``CountFn``: (source, key) -> amount."""
+
+    def __init__(self) -> None:
+        self.by_key: Counter[tuple[str, str]] = Counter()
+
+    def __call__(self, source: str, key: str, amount: int) -> None:
+        self.by_key[(source, key)] += amount
+
+    def __getitem__(self, source_and_key: tuple[str, str]) -> int:
+        return self.by_key[source_and_key]
+
+
+def listed(number: int, base: str = BASE) -> ListedArticle:
+    url = f"{base}/info/1002/{number}.htm"
+    canonical = canonical_url(url)
+    return ListedArticle(url, canonical, canonical_id(canonical))
+
+
+def vsb_page(number: int) -> str:
+    """VSB numbers a column's later pages down to 1: ddyw/9.htm … ddyw/1.htm."""
+    return f"{BASE}/ddyw/{number}.htm"
+
+
+def list_page(
+    numbers: list[int],
+    next_url: str | None = None,
+    last_url: str | None = None,
+    title: str | None = COLUMN,
+) -> ListPage:
+    return ListPage(
+        articles=[listed(number) for number in numbers],
+        next_url=next_url,
+        last_url=last_url,
+        has_pager=next_url is not None,
+        title=title,
+    )
+
+
+def make_walks(
+    state: DictState,
+    counts: Counts,
+    *,
+    backfill: bool = False,
+    lookback_pages: int = 0,
+    max_list_pages: int = 1000,
+    max_url_length: int = 2083,
+) -> Walks:
+    return Walks(
+        state,
+        counts,
+        backfill=backfill,
+        lookback_pages=lookback_pages,
+        max_list_pages=max_list_pages,
+        max_url_length=max_url_length,
+    )
+
+
+def incremental(state: DictState, counts: Counts, lookback_pages: int = 0) -> tuple[Walks, Walk]:
+    """Walks and an incremental walk of SOURCE (its last walk finished)."""
+    state.complete[canonical_url(FIRST)] = True
+    walks = make_walks(state, counts, lookback_pages=lookback_pages)
+    walk = walks.start(FIRST, SOURCE, COLUMN)
+    assert not walk.full
+    return walks, walk
+
+
+# -- full or incremental --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("backfill", "last_walk_complete", "full"),
+    [(True, True, True), (True, False, True), (False, False, True), (False, True, False)],
+)
+def test_walk_is_full_in_backfill_or_when_the_last_walk_did_not_finish(
+    backfill: bool, last_walk_complete: bool, full: bool
+) -> None:
+    state = DictState(complete={canonical_url(FIRST): last_walk_complete})
+    walks = make_walks(state, Counts(), backfill=backfill, lookback_pages=3)
+    walk = walks.start(FIRST, SOURCE, COLUMN)
+    assert walk.full is full
+    assert walk.lookback == 3
+    assert walks.walks == [walk]
+
+
+def test_walk_is_keyed_by_the_canonical_url_of_its_first_page() -> None:
+    state = DictState(complete={canonical_url(FIRST): True})
+    walk = make_walks(state, Counts()).start(f"{FIRST}#main", SOURCE, COLUMN)
+    assert walk.key == canonical_url(FIRST)
+    assert not walk.full  # the state was asked under the canonical key
+
+
+def test_reading_a_page_counts_it_and_queues_its_new_articles() -> None:
+    state, counts = DictState(), Counts()
+    walks, walk = incremental(state, counts)
+    walks.read(walk, list_page([3, 2, 1]), FIRST)
+    assert walk.pages == 1
+    assert counts[(SOURCE.name, stats.LIST_PAGES)] == 1
+    assert counts[(SOURCE.name, stats.ARTICLE_LINKS)] == 3
+    assert [fetch.article for fetch in walks.pending] == [listed(3), listed(2), listed(1)]
+    assert all(fetch.walk is walk for fetch in walks.pending)
+    assert walks.columns(listed(2).id) == [COLUMN]
+
+
+# -- incremental walks: stop at the first page whose oldest article is known ----------------------
+
+
+def test_incremental_walk_reads_on_while_the_oldest_article_is_new() -> None:
+    state, counts = DictState(known={listed(1).id}), Counts()
+    walks, walk = incremental(state, counts)
+    assert walks.read(walk, list_page([3, 2], next_url=vsb_page(9)), FIRST) == [vsb_page(9)]
+
+
+def test_incremental_walk_stops_at_the_first_page_whose_oldest_article_is_known() -> None:
+    state, counts = DictState(known={listed(1).id}), Counts()
+    walks, walk = incremental(state, counts)
+    page = list_page([3, 2, 1], next_url=vsb_page(9), last_url=vsb_page(1))
+    assert walks.read(walk, page, FIRST) == []
+    # The newer articles above the known one are still fetched.
+    assert [fetch.article for fetch in walks.pending] == [listed(3), listed(2)]
+    assert counts[(SOURCE.name, stats.skipped("known"))] == 1
+
+
+def test_known_pinned_article_on_top_does_not_stop_an_incremental_walk() -> None:
+    state, counts = DictState(known={listed(99).id}), Counts()
+    walks, walk = incremental(state, counts)
+    assert walks.read(walk, list_page([99, 3, 2], next_url=vsb_page(9)), FIRST) == [vsb_page(9)]
+
+
+def test_lookback_pages_are_read_past_the_first_all_known_page() -> None:
+    state, counts = DictState(known={listed(n).id for n in range(1, 10)}), Counts()
+    walks, walk = incremental(state, counts, lookback_pages=2)
+    assert walks.read(walk, list_page([9, 8], next_url=vsb_page(4)), FIRST) == [vsb_page(4)]
+    assert walks.read(walk, list_page([7, 6], next_url=vsb_page(3)), vsb_page(4)) == [vsb_page(3)]
+    assert walks.read(walk, list_page([5, 4], next_url=vsb_page(2)), vsb_page(3)) == []
+    assert walks.pending == []
+
+
+def test_page_without_article_links_ends_an_incremental_walk_but_not_a_full_one() -> None:
+    state, counts = DictState(), Counts()
+    walks, walk = incremental(state, counts)
+    assert walks.read(walk, list_page([], next_url=vsb_page(9)), FIRST) == []
+    assert counts[(SOURCE.name, stats.ARTICLE_LINKS)] == 0
+    full_walks = make_walks(DictState(), Counts())
+    full = full_walks.start(FIRST, SOURCE, COLUMN)
+    assert full.full
+    assert full_walks.read(full, list_page([], next_url=vsb_page(9)), FIRST) == [vsb_page(9)]
+
+
+# -- full walks: every page, all the pager numbers at once ----------------------------------------
+
+
+def test_full_walk_reads_past_known_pages() -> None:
+    state, counts = DictState(known={listed(n).id for n in range(1, 4)}), Counts()
+    walks = make_walks(state, counts, backfill=True)
+    walk = walks.start(FIRST, SOURCE, COLUMN)
+    assert walks.read(walk, list_page([3, 2, 1], next_url=vsb_page(9)), FIRST) == [vsb_page(9)]
+    assert walks.pending == []
+    assert counts[(SOURCE.name, stats.skipped("known"))] == 3
+
+
+def test_full_walk_requests_every_numbered_page_at_once_from_the_first_page() -> None:
+    walks = make_walks(DictState(), Counts(), backfill=True)
+    walk = walks.start(FIRST, SOURCE, COLUMN)
+    first = list_page([30, 29], next_url=vsb_page(9), last_url=vsb_page(1))
+    assert walks.read(walk, first, FIRST) == [vsb_page(n) for n in range(9, 0, -1)]
+    assert walk.enumerated
+    # The numbered pages have pagers of their own; they add nothing.
+    later = list_page([28, 27], next_url=vsb_page(8), last_url=vsb_page(1))
+    assert walks.read(walk, later, vsb_page(9)) == []
+    assert walk.pages == 2
+
+
+def test_full_walk_enumerates_a_pager_counting_up() -> None:
+    first_url = f"{BASE}/xyfc/list.htm"
+    walks = make_walks(DictState(), Counts(), backfill=True)
+    walk = walks.start(first_url, SOURCE, COLUMN)
+    page = list_page([5], next_url=f"{BASE}/xyfc/list2.htm", last_url=f"{BASE}/xyfc/list5.htm")
+    assert walks.read(walk, page, first_url) == [f"{BASE}/xyfc/list{n}.htm" for n in range(2, 6)]
+
+
+def test_full_walk_goes_page_by_page_when_the_pager_numbers_nothing() -> None:
+    walks = make_walks(DictState(), Counts(), backfill=True)
+    walk = walks.start(FIRST, SOURCE, COLUMN)
+    page = list_page([3], next_url=vsb_page(9), last_url=f"{BASE}/ddyw.jsp?page=1")
+    assert walks.read(walk, page, FIRST) == [vsb_page(9)]
+    assert not walk.enumerated
+    assert walks.read(walk, list_page([2], next_url=vsb_page(8)), vsb_page(9)) == [vsb_page(8)]
+
+
+def test_incremental_walk_does_not_enumerate_the_pager() -> None:
+    state, counts = DictState(), Counts()
+    walks, walk = incremental(state, counts)
+    page = list_page([3, 2], next_url=vsb_page(9), last_url=vsb_page(1))
+    assert walks.read(walk, page, FIRST) == [vsb_page(9)]
+    assert not walk.enumerated
+
+
+# -- page limits and loops --------------------------------------------------------------------------
+
+
+def test_page_limit_cuts_the_enumerated_pages() -> None:
+    counts = Counts()
+    walks = make_walks(DictState(), counts, backfill=True, max_list_pages=4)
+    walk = walks.start(FIRST, SOURCE, COLUMN)
+    page = list_page([3], next_url=vsb_page(9), last_url=vsb_page(1))
+    assert walks.read(walk, page, FIRST) == [vsb_page(9), vsb_page(8), vsb_page(7)]
+    assert counts[(SOURCE.name, stats.skipped("page_limit"))] == 1
+
+
+@pytest.mark.parametrize(
+    ("source_max", "global_max", "pages"), [(None, 3, 3), (2, 5, 2), (8, 3, 3), (5, 1000, 5)]
+)
+def test_page_limit_is_the_tighter_of_the_setting_and_the_source(
+    source_max: int | None, global_max: int, pages: int
+) -> None:
+    source = Source(name="neunews-ddyw", start_urls=(FIRST,), language="zh", max_pages=source_max)
+    walks = make_walks(DictState(), Counts(), backfill=True, max_list_pages=global_max)
+    walk = walks.start(FIRST, source, COLUMN)
+    page = list_page([3], next_url=vsb_page(9), last_url=vsb_page(1))
+    assert len(walks.read(walk, page, FIRST)) == pages - 1
+
+
+def test_page_limit_stops_a_page_by_page_walk() -> None:
+    counts = Counts()
+    walks = make_walks(DictState(), counts, backfill=True, max_list_pages=2)
+    walk = walks.start(FIRST, SOURCE, COLUMN)
+    assert walks.read(walk, list_page([3], next_url=vsb_page(9)), FIRST) == [vsb_page(9)]
+    assert counts[(SOURCE.name, stats.skipped("page_limit"))] == 0
+    assert walks.read(walk, list_page([2], next_url=vsb_page(8)), vsb_page(9)) == []
+    assert counts[(SOURCE.name, stats.skipped("page_limit"))] == 1
+
+
+def test_pager_loop_is_counted_and_ends_the_walk() -> None:
+    counts = Counts()
+    walks = make_walks(DictState(), counts, backfill=True)
+    walk = walks.start(FIRST, SOURCE, COLUMN)
+    assert walks.read(walk, list_page([3], next_url=vsb_page(9)), FIRST) == [vsb_page(9)]
+    # Page 9's "next" leads back to the first page (spelt differently).
+    assert walks.read(walk, list_page([2], next_url=f"{FIRST}#top"), vsb_page(9)) == []
+    assert counts[(SOURCE.name, stats.skipped("pager_loop"))] == 1
+
+
+# -- articles --------------------------------------------------------------------------------------
+
+
+def test_article_url_longer_than_the_limit_is_skipped_and_counted() -> None:
+    counts = Counts()
+    walks = make_walks(DictState(), counts, backfill=True, max_url_length=60)
+    walk = walks.start(FIRST, SOURCE, COLUMN)
+    long_one = listed(1, base=f"{BASE}/{'x' * 40}")
+    page = ListPage([listed(2), long_one], None, None, has_pager=False, title=None)
+    walks.read(walk, page, FIRST)
+    assert [fetch.article for fetch in walks.pending] == [listed(2)]
+    assert counts[(SOURCE.name, stats.skipped("url_too_long"))] == 1
+    assert walks.columns(long_one.id) == []
+
+
+def test_known_article_is_not_fetched_but_is_filed_under_the_column() -> None:
+    state, counts = DictState(known={listed(5).id}), Counts()
+    walks = make_walks(state, counts, backfill=True)
+    walks.read(walks.start(FIRST, SOURCE, COLUMN), list_page([6, 5]), FIRST)
+    assert [fetch.article for fetch in walks.pending] == [listed(6)]
+    assert state.columns == {listed(5).id: [COLUMN]}
+
+
+def test_article_listed_in_two_columns_is_fetched_once_and_names_both() -> None:
+    counts = Counts()
+    walks = make_walks(DictState(), counts, backfill=True)
+    first = walks.start(FIRST, SOURCE, COLUMN)
+    second = walks.start(OTHER.start_urls[0], OTHER, "媒体东大")
+    walks.read(first, list_page([7, 6]), FIRST)
+    walks.read(second, list_page([6]), OTHER.start_urls[0])
+    assert [(fetch.article, fetch.walk) for fetch in walks.pending] == [
+        (listed(7), first),
+        (listed(6), first),
+    ]
+    assert walks.columns(listed(6).id) == [COLUMN, "媒体东大"]
+    assert counts[(OTHER.name, stats.skipped("listed_again"))] == 1
+
+
+def test_walk_without_a_column_label_takes_the_page_title() -> None:
+    walks = make_walks(DictState(), Counts(), backfill=True)
+    walk = walks.start(FIRST, SOURCE, None)
+    walks.read(walk, list_page([1], title="学术科研"), FIRST)
+    assert walk.column == "学术科研"
+    assert walks.columns(listed(1).id) == ["学术科研"]
+
+
+def test_article_listed_twice_by_unlabelled_walks_is_queued_once() -> None:
+    walks = make_walks(DictState(), Counts(), backfill=True)
+    first = walks.start(FIRST, SOURCE, None)
+    second = walks.start(OTHER.start_urls[0], OTHER, None)
+    walks.read(first, list_page([6], title=None), FIRST)
+    walks.read(second, list_page([6], title=None), OTHER.start_urls[0])
+    assert [fetch.article for fetch in walks.pending] == [listed(6)]
+
+
+# -- the article phase, and when a walk is finished ----------------------------------------------
+
+
+def test_take_pending_marks_walks_unfinished_then_flushes_and_hands_out_once() -> None:
+    state, counts = DictState(complete={canonical_url(FIRST): True}), Counts()
+    walks = make_walks(state, counts)
+    busy = walks.start(FIRST, SOURCE, COLUMN)
+    idle = walks.start(OTHER.start_urls[0], OTHER, "媒体东大")
+    state.known.add(listed(1).id)
+    walks.read(busy, list_page([3, 2]), FIRST)
+    walks.read(idle, list_page([1]), OTHER.start_urls[0])
+
+    taken = walks.take_pending()
+
+    assert [fetch.article for fetch in taken] == [listed(3), listed(2)]
+    # Marked unfinished before anything else can happen, and made durable.
+    assert state.events == [("set", busy.key, False), ("flush",)]
+    assert state.complete[busy.key] is False
+    assert idle.key not in state.complete
+    assert walks.take_pending() == []
+    assert state.events[2:] == [("flush",)]
+
+
+def test_fail_marks_the_walk_unfinished_and_finish_completes_the_others() -> None:
+    state = DictState()
+    walks = make_walks(state, Counts())
+    failed = walks.start(FIRST, SOURCE, COLUMN)
+    done = walks.start(OTHER.start_urls[0], OTHER, "媒体东大")
+
+    walks.fail(failed)
+    assert failed.failed
+    assert state.events == [("set", failed.key, False)]
+
+    walks.finish()
+    assert state.complete == {failed.key: False, done.key: True}
+    assert not done.failed
+
+
+def test_rechecks_keep_the_asked_sources_and_their_known_columns() -> None:
+    mine = Recheck("a" * 16, f"{BASE}/info/1002/1.htm", SOURCE.name, [COLUMN], {})
+    theirs = Recheck("b" * 16, f"{BASE}/info/1003/2.htm", "english", ["News"], {})
+    state = DictState(recheck_list=[mine, theirs])
+    walks = make_walks(state, Counts())
+    since = datetime(2024, 5, 1, 8, 0, 0, 123456, tzinfo=UTC)
+
+    assert walks.rechecks(since, frozenset({SOURCE.name})) == [mine]
+    assert state.asked_since == ["2024-05-01T08:00:00+00:00"]
+    assert walks.columns(mine.id) == [COLUMN]
+    assert walks.columns(theirs.id) == []
