@@ -51,6 +51,8 @@ def record(replica: ReplicaModel, site: Site, article: Article, base: str) -> di
         "text": block_text(blocks),
         "images": [base + b.src for b in blocks if b.kind == "img"],
         "attachments": attachments,
+        # The content container the page has: its CMS family's, or none on a no_container page.
+        "parser": "generic" if article.bad == "no_container" else site.cms,
     }
 
 

@@ -23,6 +23,7 @@ FIELDS = (
     "images",
     "attachments",
     "site",
+    "parser",
 )
 
 

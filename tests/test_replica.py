@@ -474,6 +474,7 @@ def test_ground_truth_matches_every_article_page(served: tuple[Replica, ReplicaS
             "text",
             "images",
             "attachments",
+            "parser",
         }
         site = next(
             s for s in ("news", "english", "college") if url.startswith(server.base_url(s) + "/")
