@@ -50,25 +50,19 @@ def add_commands(commands: Any) -> None:
 
 def run_feed(options: argparse.Namespace) -> int:
     feed_path, state_path = _paths(options.data_dir)
+    filters = {
+        "since": options.since,
+        "source": options.source,
+        "latest": options.latest,
+        "state_path": state_path,
+    }
     records: Iterator[dict[str, Any]]
     if options.follow:
-        records = follow_feed(
-            feed_path,
-            since=options.since,
-            source=options.source,
-            latest=options.latest,
-            state_path=state_path,
-        )
+        records = follow_feed(feed_path, **filters)
     elif not feed_path.is_file():
         return _missing_feed(feed_path)
     else:
-        records = iter_feed(
-            feed_path,
-            since=options.since,
-            source=options.source,
-            latest=options.latest,
-            state_path=state_path,
-        )
+        records = iter_feed(feed_path, **filters)
     out = sys.stdout.buffer
     try:
         for record in records:
