@@ -25,7 +25,7 @@ from crawler import stats
 from crawler.extract.article import ParsedArticle, parse_article
 from crawler.extract.listing import ListedArticle
 from crawler.extract.record import build_record
-from crawler.extract.urls import canonical_url
+from crawler.extract.urls import canonical_id, canonical_url
 from crawler.items import FetchedArticle, utc_now
 from crawler.sources import Source
 
@@ -62,9 +62,11 @@ class ArticleExtractor:
             return None
         # After a redirect the page is at another URL; the listed one is the first of the chain.
         redirects: list[str] = response.meta.get("redirect_urls", [])
+        canonical = canonical_url(response.url) if redirects else listed.canonical
         record = build_record(
             parsed,
-            canonical_url(response.url) if redirects else listed.canonical,
+            canonical,
+            canonical_id(canonical) if redirects else listed.id,
             source=source.name,
             language=source.language,
             columns=columns,

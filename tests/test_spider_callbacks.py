@@ -41,7 +41,7 @@ from crawler import settings as project_settings
 from crawler import stats
 from crawler.extract.article import parse_article
 from crawler.extract.record import build_record
-from crawler.extract.urls import canonical_id, canonical_url
+from crawler.extract.urls import article_id, canonical_id, canonical_url
 from crawler.items import FetchedArticle, utc_now
 from crawler.pipelines import FeedPipeline
 from crawler.spiders.neu_news import NeuNewsSpider
@@ -155,6 +155,7 @@ def known_record(url: str, number: int, *, crawled_at: str | None = None) -> dic
     record = build_record(
         parsed,
         canonical_url(url),
+        article_id(url),
         source=DDYW_SOURCE,
         language="zh",
         columns=[COLUMN],

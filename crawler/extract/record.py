@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 from crawler.extract.article import ParsedArticle
-from crawler.extract.urls import canonical_id, netloc
+from crawler.extract.urls import netloc
 from crawler.items import ArticleRecord, Attachment
 
 
 def build_record(
     parsed: ParsedArticle,
     canonical: str,
+    article_id: str,
     *,
     source: str,
     language: str,
     columns: list[str],
     crawled_at: str,
 ) -> ArticleRecord:
-    """The record of the article at the *canonical* URL, from its parsed page and its columns."""
+    """The record of the article at the *canonical* URL (whose id is *article_id*: see
+    ``crawler.extract.urls.canonical_id``), from its parsed page and its columns."""
     return ArticleRecord(
-        id=canonical_id(canonical),
+        id=article_id,
         url=canonical,
         source=source,
         site=netloc(canonical),
