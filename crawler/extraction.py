@@ -22,7 +22,7 @@ from scrapy.crawler import Crawler
 from scrapy.http import Response
 
 from crawler import stats
-from crawler.extract.article import ParsedArticle, parse_article
+from crawler.extract.article import GENERIC, ParsedArticle, parse_article
 from crawler.extract.listing import ListedArticle
 from crawler.extract.record import build_record
 from crawler.extract.urls import canonical_id, canonical_url
@@ -87,7 +87,7 @@ class ArticleExtractor:
         if parsed is None:
             return None
         assert self.crawler.stats is not None
-        if not parsed.container_found:
+        if parsed.parser == GENERIC:  # no CMS content container on the page
             stats.count(self.crawler.stats, source, stats.NO_CONTAINER)
         for name in stats.COUNTED_FIELDS:
             if not getattr(parsed, name):

@@ -76,7 +76,6 @@ class ParsedArticle:
     attachments: list[dict[str, str]]
     # Whose content container was read: "vsb", "webplus", or "generic" when the page has none.
     parser: ParserName
-    container_found: bool
 
 
 def detect_cms(html: str) -> str | None:
@@ -119,7 +118,6 @@ class ArticleParser:
             images=self.images(),
             attachments=self.attachments(),
             parser=self.cms_match[0] if self.cms_match else GENERIC,
-            container_found=self.cms_container is not None,
         )
 
     # -- structure -------------------------------------------------------------------------------
