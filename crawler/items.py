@@ -7,16 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Literal, TypedDict
+from typing import TypedDict
 
 # Pages give Beijing time without saying so; a bare ``published`` date is a Beijing day.
 CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
-
-# The CMS families whose content container the parser reads.
-CmsFamily = Literal["vsb", "webplus"]
-# Which content container a record's page was read from: a family's, or none ("generic": the
-# densest paragraphs, else the whole page).
-ParserName = Literal["vsb", "webplus", "generic"]
 
 
 class Attachment(TypedDict):
@@ -40,7 +34,9 @@ class ArticleRecord(TypedDict):
     text: str | None
     images: list[str]
     attachments: list[Attachment]
-    parser: ParserName
+    # Whose content container the body was read from: a CMS profile's name (vsb, webplus), or
+    # "generic" when the page has none (the densest paragraphs, else the whole page).
+    parser: str
     crawled_at: str
 
 

@@ -26,8 +26,9 @@ from crawler.extract.blocks import Block, page_blocks
 from crawler.extract.dates import parse_date
 from crawler.extract.decoding import load_html
 from crawler.extract.labels import has_label, read_labels, split_names
+from crawler.extract.profiles import PROFILES, Profile, detect_family, ordered
+from crawler.extract.selectors import Vocabulary
 from crawler.extract.urls import absolute_link, is_document
-from crawler.items import CmsFamily, ParserName
 from crawler.text import normalize_space
 
 # How many blocks around the content container may hold the meta line.
@@ -39,15 +40,9 @@ MIN_FALLBACK_BODY = 100
 MIN_TITLE_LENGTH = 4
 MAX_TITLE_LENGTH = 300
 IMAGE_EXTENSIONS = frozenset({"jpg", "jpeg", "png", "gif", "bmp", "webp", "svg"})
-# The CMS content containers, in the order they are looked for (the page's own family's first):
-# each family's container class, then VSB's body holder for VSB pages whose container lost it.
-CONTAINERS: tuple[tuple[CmsFamily, str], ...] = (
-    ("vsb", selectors.CONTENT_CONTAINER["vsb"]),
-    ("webplus", selectors.CONTENT_CONTAINER["webplus"]),
-    ("vsb", selectors.VSB_CONTENT_ID),
-)
 # ``ParsedArticle.parser`` of a page without a CMS container (densest paragraphs or whole page).
-GENERIC: ParserName = "generic"
+GENERIC = "generic"
+EXSLT = {"re": "http://exslt.org/regular-expressions"}
 
 
 def _trafilatura_config() -> ConfigParser:
@@ -74,38 +69,41 @@ class ParsedArticle:
     text: str | None
     images: list[str]
     attachments: list[dict[str, str]]
-    # Whose content container was read: "vsb", "webplus", or "generic" when the page has none.
-    parser: ParserName
+    # Whose content container was read: a profile's name ("vsb", "webplus"), or "generic" when
+    # the page has none.
+    parser: str
 
 
 def detect_cms(html: str) -> str | None:
-    """``vsb`` or ``webplus`` from the page's own fingerprints, or None."""
-    scores = {
-        cms: sum(marker in html for marker in markers)
-        for cms, markers in selectors.FINGERPRINTS.items()
-    }
-    best = max(scores, key=scores.__getitem__)
-    return best if scores[best] else None
+    """The CMS family (a profile's name) from the page's own fingerprints, or None."""
+    family = detect_family(html)
+    return family.name if family else None
 
 
-def parse_article(html: str, url: str, cms: str | None = None) -> ParsedArticle | None:
-    """Parse an article page; None if it is no HTML. *cms* (the source's hint) only stands in
-    for the page's own fingerprints, to say whose container to look for first."""
+def parse_article(
+    html: str, url: str, cms: str | None = None, profile: Profile | None = None
+) -> ParsedArticle | None:
+    """Parse an article page; None if it is no HTML. *profile* (a source's own, extended) is
+    tried first; else the page's fingerprints say whose containers to look for first, and *cms*
+    (the source's hint) stands in when the page has none."""
     tree = load_html(html)
     if tree is None:
         return None
-    return ArticleParser(tree, url, detect_cms(html) or cms).parse()
+    first = profile or detect_family(html) or (PROFILES.get(cms) if cms else None)
+    return ArticleParser(tree, url, first).parse()
 
 
 class ArticleParser:
-    """Any NEU-like article page: the content container of either family, title and meta by
+    """Any article page of a known CMS family: its content container, title and meta by
     position and label."""
 
-    def __init__(self, tree: lxml_html.HtmlElement, url: str, family: str | None = None) -> None:
+    def __init__(
+        self, tree: lxml_html.HtmlElement, url: str, profile: Profile | None = None
+    ) -> None:
         self.url = url
         self.tree = tree
-        # The page's CMS family (fingerprints, else the source's hint): its containers come first.
-        self.family = family
+        # The page's own profile (a source's, its fingerprints', or the source's hint) first.
+        self.profiles = ordered(profile)
 
     def parse(self) -> ParsedArticle:
         return ParsedArticle(
@@ -117,18 +115,19 @@ class ArticleParser:
             text=self.text(),
             images=self.images(),
             attachments=self.attachments(),
-            parser=self.cms_match[0] if self.cms_match else GENERIC,
+            parser=self.cms_match[0].name if self.cms_match else GENERIC,
         )
 
     # -- structure -------------------------------------------------------------------------------
 
     @cached_property
-    def cms_match(self) -> tuple[CmsFamily, lxml_html.HtmlElement] | None:
+    def cms_match(self) -> tuple[Profile, lxml_html.HtmlElement] | None:
         """The CMS content container and its family, or None when the page has none."""
-        for family, xpath in sorted(CONTAINERS, key=lambda entry: entry[0] != self.family):
-            found = elements(self.tree, xpath)
-            if found:
-                return family, found[0]
+        for profile in self.profiles:
+            for xpath in profile.containers:
+                found = elements(self.tree, xpath)
+                if found:
+                    return profile, innermost(found)
         return None
 
     @cached_property
@@ -146,11 +145,13 @@ class ArticleParser:
 
     @cached_property
     def scope(self) -> lxml_html.HtmlElement:
-        """The article's own part of the page: VSB's article form, else the container."""
+        """The article's own part of the page (its profile's article scope, e.g. VSB's article
+        form), else the container."""
         if self.container is None:
             return self.tree
-        form = elements(self.container, selectors.VSB_ARTICLE_FORM)
-        return form[-1] if form else self.container
+        scope = self.cms_match[0].article_scope if self.cms_match else None
+        found = elements(self.container, scope) if scope else []
+        return found[0] if found else self.container
 
     @cached_property
     def blocks(self) -> tuple[list[Block], list[Block]]:
@@ -229,12 +230,30 @@ class ArticleParser:
         return [block for block in self.blocks[1][:META_WINDOW] if not block.is_link]
 
     @cached_property
+    def vocabulary(self) -> Vocabulary:
+        return self.cms_match[0].labels if self.cms_match else self.profiles[0].labels
+
+    @cached_property
     def labels(self) -> dict[str, str]:
+        """The meta line's labelled values: between title and container, else just after the
+        container, else (people and origin only) a byline closing the body."""
         lines = [block.text for block in self.meta_blocks if not block.is_link]
-        found = read_labels(lines)
-        for key, value in read_labels(block.text for block in self.trailing_blocks).items():
+        found = read_labels(lines, self.vocabulary)
+        trailing = read_labels((block.text for block in self.trailing_blocks), self.vocabulary)
+        byline = read_labels(
+            self.byline_lines, self.vocabulary, fields=selectors.BYLINE_FIELDS, leading=True
+        )
+        for key, value in (trailing | byline).items():
             found.setdefault(key, value)
         return found
+
+    @cached_property
+    def byline_lines(self) -> list[str]:
+        """The last lines of the body, where ``本文作者：…`` or ``文章来源：…`` may stand."""
+        if self.cms_container is None:
+            return []
+        lines = [block.text for block in page_blocks(self.cms_container).before]
+        return lines[-selectors.BYLINE_WINDOW :]
 
     # -- fields ----------------------------------------------------------------------------------
 
@@ -264,9 +283,18 @@ class ArticleParser:
             )
         else:
             body = copy.deepcopy(self.container)
+            cut_after_article(body)
             # Inside the container links are content ("报名表.docx"), not navigation: keep them
             # from trafilatura's link-density filter by keeping only their text.
             etree.strip_tags(body, "a")
+            # trafilatura drops headings outside a body it recognises, and elements whose class
+            # or id looks like a page's boilerplate (``md-heading``); in a container both are
+            # the body's own (``Aims and Scope``).
+            for element in body.iter():
+                if element.tag in selectors.HEADING_TAGS:
+                    element.tag = "p"
+                for name in selectors.LAYOUT_ATTRIBUTES:
+                    element.attrib.pop(name, None)
             extracted = trafilatura.extract(
                 body,
                 config=TRAFILATURA_CONFIG,
@@ -279,7 +307,15 @@ class ArticleParser:
                 container_blocks = page_blocks(self.container)
                 extracted = "\n".join(block.text for block in container_blocks.before)
         paragraphs = [normalize_space(line) for line in (extracted or "").splitlines()]
-        return "\n\n".join(paragraph for paragraph in paragraphs if paragraph) or None
+        text = "\n\n".join(paragraph for paragraph in paragraphs if paragraph) or None
+        return None if text and self._only_attachment_names(text) else text
+
+    def _only_attachment_names(self, text: str) -> bool:
+        """Whether *text* holds nothing but the names of the article's attachments: a page whose
+        content is a download link has no text body."""
+        for attachment in self.attachments():
+            text = text.replace(attachment["name"], "")
+        return not selectors.ATTACHMENT_RESIDUE_RE.sub("", text)
 
     def images(self) -> list[str]:
         if self.container is None:
@@ -313,11 +349,60 @@ class ArticleParser:
 
 
 def elements(node: lxml_html.HtmlElement, xpath: str) -> list[lxml_html.HtmlElement]:
-    """The elements an element-selecting *xpath* finds from *node*, in document order."""
-    found = node.xpath(xpath)
+    """The elements an element-selecting *xpath* (EXSLT regular expressions allowed: ``re:``)
+    finds from *node*, in document order (reverse order on reverse axes: nearest first)."""
+    found = node.xpath(xpath, namespaces=EXSLT)
     if not isinstance(found, list):
         return []
     return [item for item in found if isinstance(item, lxml_html.HtmlElement)]
+
+
+def cut_after_article(body: lxml_html.HtmlElement) -> None:
+    """Drop what follows the article inside *body* (a copy of its container): a template that
+    never closes its divs puts the prev/next links and 【关闭】 there. A button line before any
+    text is dropped on its own."""
+    seen_text = False
+    for block in page_blocks(body).before:
+        ends_article = selectors.PREV_NEXT_RE.match(block.text) or selectors.BUTTONS_RE.match(
+            block.text
+        )
+        if not ends_article:
+            seen_text = True
+        elif block.element is not body:
+            if seen_text:
+                remove_from(block.element, body)
+                return
+            drop(block.element)
+
+
+def remove_from(element: lxml_html.HtmlElement, root: lxml_html.HtmlElement) -> None:
+    """Remove *element* and everything after it, up to the end of *root*."""
+    node = element
+    while node is not root:
+        parent = node.getparent()
+        if parent is None:
+            return
+        for sibling in list(node.itersiblings()):
+            parent.remove(sibling)
+        node.tail = None
+        node = parent
+    drop(element)
+
+
+def drop(element: lxml_html.HtmlElement) -> None:
+    """Remove *element* and its text, keeping the text that follows it."""
+    parent = element.getparent()
+    if parent is not None:
+        element.drop_tree()
+
+
+def innermost(found: list[lxml_html.HtmlElement]) -> lxml_html.HtmlElement:
+    """The first of *found* that holds none of the others: a template that never closes its
+    container puts a second one (the real one) inside the first, with prev/next after it."""
+    for element in found:
+        if not any(element in other.iterancestors() for other in found if other is not element):
+            return element
+    return found[0]
 
 
 def densest_paragraphs(tree: lxml_html.HtmlElement) -> lxml_html.HtmlElement | None:

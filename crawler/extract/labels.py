@@ -1,7 +1,8 @@
 """Meta lines read by their text labels: ``编辑: 白一含 更新日期: 2024-09-15``.
 
 Labels often run into the previous value (``Edited By:Lei Chang, Yuhui WangResource: 新闻网``),
-so a value is everything up to the next known label or the end of the line.
+so a value is everything up to the next label, known or not (``联系人：``), or the end of the
+line. A value that is itself a label (``来源： 点击：``) is no value.
 """
 
 from __future__ import annotations
@@ -9,34 +10,56 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from crawler.extract.selectors import (
-    LABEL_FIELD,
-    LABEL_RE,
+    CHINESE_UNIVERSITY_LABELS,
     MAX_LABEL_VALUE_LENGTH,
     NAME_SEPARATOR_RE,
+    UNKNOWN_LABEL_RE,
+    Vocabulary,
 )
 
 VALUE_STRIP = " \t[]【】()（）|/:：,，;；"
 
 
-def read_labels(lines: Iterable[str]) -> dict[str, str]:
-    """The first non-empty value of each labelled field (authors, editors, origin, published)."""
+def read_labels(
+    lines: Iterable[str],
+    vocabulary: Vocabulary = CHINESE_UNIVERSITY_LABELS,
+    *,
+    fields: Iterable[str] | None = None,
+    leading: bool = False,
+) -> dict[str, str]:
+    """The first non-empty value of each labelled field (authors, editors, origin, published);
+    only *fields* if given; with *leading*, only of labels that open their line (a byline)."""
+    wanted = set(fields) if fields is not None else None
     values: dict[str, str] = {}
     for line in lines:
-        matches = list(LABEL_RE.finditer(line))
+        if leading:
+            line = line.lstrip(VALUE_STRIP)
+        matches = list(vocabulary.pattern.finditer(line))
+        if leading:
+            matches = matches[:1] if matches and matches[0].start() == 0 else []
         for index, match in enumerate(matches):
-            field = LABEL_FIELD[match["label"].lower()]
-            if field is None or field in values:
+            field = vocabulary.field_of[(match["label"] or match["short"]).lower()]
+            if field is None or field in values or (wanted is not None and field not in wanted):
                 continue
             end = matches[index + 1].start() if index + 1 < len(matches) else len(line)
-            value = line[match.end() : end].strip(VALUE_STRIP)
-            if value and len(value) <= MAX_LABEL_VALUE_LENGTH:
+            value = _value(line[match.end() : end], vocabulary)
+            if value:
                 values[field] = value
     return values
 
 
-def has_label(line: str) -> bool:
+def _value(text: str, vocabulary: Vocabulary) -> str | None:
+    """A label's value: up to an unknown label; None when empty, too long, or itself a label."""
+    unknown = UNKNOWN_LABEL_RE.search(text)
+    value = (text[: unknown.start()] if unknown else text).strip(VALUE_STRIP)
+    if not value or len(value) > MAX_LABEL_VALUE_LENGTH or vocabulary.leading.match(value):
+        return None
+    return value
+
+
+def has_label(line: str, vocabulary: Vocabulary = CHINESE_UNIVERSITY_LABELS) -> bool:
     """Whether *line* carries any known meta label."""
-    return LABEL_RE.search(line) is not None
+    return vocabulary.pattern.search(line) is not None
 
 
 def split_names(value: str | None) -> list[str]:

@@ -16,6 +16,7 @@ from lxml import html as lxml_html
 
 from crawler.extract import selectors
 from crawler.extract.decoding import load_html
+from crawler.extract.profiles import PROFILES, Profile, ordered
 from crawler.extract.urls import absolute_link, canonical_id, canonical_url, is_document, netloc
 from crawler.text import normalize_space
 
@@ -42,21 +43,22 @@ class ColumnLink:
     label: str
 
 
-def is_article_url(url: str) -> bool:
-    """Whether *url* has the shape of an article page of either CMS family."""
+def is_article_url(url: str, profile: Profile | None = None) -> bool:
+    """Whether *url* has the shape of an article page of any CMS family (*profile* first)."""
     parts = urlsplit(url)
-    if any(pattern.search(parts.path) for pattern in selectors.ARTICLE_URL_PATTERNS.values()):
-        return True
-    return selectors.VSB_DYNAMIC_ARTICLE_RE.search(url) is not None
+    path = f"{parts.path}?{parts.query}" if parts.query else parts.path
+    return any(family.is_article_url(path) for family in ordered(profile))
 
 
 def is_home_url(url: str) -> bool:
     """Whether *url* is a site's home page, from which column list pages are discovered."""
-    return urlsplit(url).path.lower() in selectors.HOME_PATHS
+    path = urlsplit(url).path.lower()
+    return any(path in profile.home_paths for profile in PROFILES.values())
 
 
-def parse_list(html: str, url: str) -> ListPage | None:
-    """The articles listed in the page's main list, in order, and the pager's next page."""
+def parse_list(html: str, url: str, profile: Profile | None = None) -> ListPage | None:
+    """The articles listed in the page's main list, in order, and the pager's next page;
+    *profile* (a source's own, extended) says first which links are articles."""
     tree = load_html(html)
     if tree is None:
         return None
@@ -64,7 +66,7 @@ def parse_list(html: str, url: str) -> ListPage | None:
     groups: dict[lxml_html.HtmlElement, list[str]] = defaultdict(list)
     for anchor in tree.iter("a"):
         link = absolute_link(url, anchor.get("href"))
-        if link and is_article_url(link) and _same_site(link, url):
+        if link and is_article_url(link, profile) and _same_site(link, url):
             groups[_list_group(anchor)].append(link)
     articles: list[ListedArticle] = []
     seen: set[str] = set()
@@ -117,11 +119,12 @@ def _same_site(link: str, url: str) -> bool:
 
 
 def _find_pager(tree: lxml_html.HtmlElement) -> lxml_html.HtmlElement | None:
-    for xpath in selectors.PAGER_MARKERS:
-        # The markers are element paths (no text(), @attr or functions): a list of elements.
-        found = cast("list[lxml_html.HtmlElement]", tree.xpath(xpath))
-        if found:
-            return found[0]
+    for profile in PROFILES.values():
+        for xpath in profile.pagers:
+            # The pagers are element paths (no text(), @attr or functions): a list of elements.
+            found = cast("list[lxml_html.HtmlElement]", tree.xpath(xpath))
+            if found:
+                return found[0]
     return None
 
 

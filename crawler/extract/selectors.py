@@ -1,43 +1,17 @@
-"""Every selector, fingerprint and text label the parsers rely on, in one place.
+"""The selectors and text labels every CMS family shares, in one place.
 
-The content containers, the pager markup, the URL shapes and the text labels are what stays the
-same across NEU's templates; wrapper class names do not, so nothing here names one.
+What is specific to one family (fingerprints, content containers, article URLs, pagers) is in
+``crawler.extract.profiles``. Text labels, block structure and pager link texts are what stays
+the same across templates; wrapper class names do not, so nothing here names one.
 """
 
 from __future__ import annotations
 
 import re
-
-# --- CMS fingerprints, searched in the raw HTML -------------------------------------------------
-FINGERPRINTS: dict[str, tuple[str, ...]] = {
-    "vsb": (
-        "Visual SiteBuilder",
-        "_sitegray",
-        "/system/resource/js/counter.js",
-        "_newscontent_fromname",
-        "v_news_content",
-        "pb_sys_common",
-    ),
-    "webplus": (
-        "/_css/_system/system.css",
-        "sudy-wp-siteId",
-        "wp_articlecontent",
-        "wp_paging",
-        'frag="窗口',
-        "portletmode=",
-    ),
-}
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 # --- Article pages ------------------------------------------------------------------------------
-CONTENT_CONTAINER: dict[str, str] = {
-    "vsb": "//div[contains(concat(' ', normalize-space(@class), ' '), ' v_news_content ')]",
-    "webplus": "//div[contains(concat(' ', normalize-space(@class), ' '), ' wp_articlecontent ')]",
-}
-# VSB wraps the whole article (title, meta, body, attachments, prev/next) in this form.
-VSB_ARTICLE_FORM = "ancestor::form[@name='_newscontent_fromname']"
-# Fallback container when the class is missing: VSB's body holder id has per-template suffixes.
-VSB_CONTENT_ID = "//div[starts-with(@id, 'vsb_content')]"
-
 # The image as the page shows it; the others stand in when src is a placeholder (data: URI).
 IMAGE_SOURCE_ATTRIBUTES = ("src", "orisrc", "original-src", "data-original", "data-src")
 PDF_PLAYER_ATTRIBUTE = "pdfsrc"
@@ -50,6 +24,8 @@ BLOCK_TAGS = frozenset(
     "tfoot tr ul center".split()
 )
 HEADING_TAGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+# Attributes that, inside a content container, are the editor's formatting, not page layout.
+LAYOUT_ATTRIBUTES = ("class", "id")
 BREADCRUMB_RE = re.compile(
     r"当前位置|您的位置|所在位置|^\s*位置\s*[:：]|Location\s*[:：]|首页\s*[>»>-]"
 )
@@ -58,44 +34,134 @@ TITLE_SEPARATOR = r"\s*(?:--|[-_|–—·])\s*"
 TITLE_SEPARATOR_RE = re.compile(TITLE_SEPARATOR)
 TITLE_SEPARATOR_AT_END_RE = re.compile(TITLE_SEPARATOR + "$")
 
-# Text labels of the meta line, by the field they introduce. ``None`` marks labels that only end
-# the previous value (click counts, reviewers…). Longer labels must win over their suffixes
-# (发布时间 over 时间), which ``LABEL_RE`` ensures by trying longer alternatives first.
-LABELS: dict[str | None, tuple[str, ...]] = {
-    "authors": ("作者", "撰稿人", "撰稿", "撰文", "文字", "记者", "通讯员", "Written By", "Author"),
-    "editors": ("责任编辑", "编辑", "责编", "Edited By", "Editor"),
-    "origin": ("信息来源", "稿件来源", "新闻来源", "来源", "Resource", "Source"),
+# Text labels of the meta line, by the field they introduce, and the labels that are never a
+# value (uploaders, reviewers, counters…): they only end the previous value. Longer labels win over
+# their suffixes (发布时间 over 时间, 本文作者 over 作者): ``Vocabulary`` tries them first.
+LABELS: dict[str, tuple[str, ...]] = {
+    "authors": (
+        "本文作者",
+        "文章作者",
+        "作者",
+        "撰稿人",
+        "撰稿",
+        "撰文",
+        "文字",
+        "记者",
+        "通讯员",
+        "文",
+        "Written By",
+        "Authors",
+        "Author",
+    ),
+    "editors": (
+        "责任编辑",
+        "本文编辑",
+        "网络编辑",
+        "编辑",
+        "责编",
+        "Edited By",
+        "Editors",
+        "Editor",
+    ),
+    "origin": (
+        "文章来源",
+        "信息来源",
+        "稿件来源",
+        "新闻来源",
+        "消息来源",
+        "来源",
+        "Resource",
+        "Source",
+    ),
     "published": (
-        "更新日期", "更新时间", "发布日期", "发布时间", "发表时间", "发表日期", "发文日期",
-        "日期", "时间", "Updated", "Update", "Published", "Release Date", "Date",
+        "更新日期",
+        "更新时间",
+        "发布日期",
+        "发布时间",
+        "发表时间",
+        "发表日期",
+        "发文日期",
+        "发稿时间",
+        "日期",
+        "时间",
+        "Updated",
+        "Update",
+        "Published",
+        "Release Date",
+        "Date",
     ),
-    None: (
-        "浏览次数", "浏览量", "浏览", "点击数", "点击量", "点击率", "阅读次数", "阅读量", "阅读",
-        "访问量", "审核", "审稿", "摄影", "图片", "Views", "Hits", "Clicks", "Photo By",
-        "Reviewed By",
-    ),
-}  # fmt: skip
-LABEL_FIELD: dict[str, str | None] = {
-    label.lower(): field for field, labels in LABELS.items() for label in labels
 }
-LABEL_RE = re.compile(
-    r"(?P<label>"
-    + "|".join(re.escape(label) for label in sorted(LABEL_FIELD, key=len, reverse=True))
-    + r")\s*[:：]",
-    re.IGNORECASE,
-)
+IGNORED_LABELS: tuple[str, ...] = (
+    "发布者", "发布人", "发布单位", "发布部门", "录入员", "录入者", "录入", "上传者",
+    "审核人", "审核", "审稿人", "审稿", "审校", "校对", "终审", "初审", "签发",
+    "点击次数", "点击数", "点击量", "点击率", "点击", "浏览次数", "浏览量", "浏览数", "浏览",
+    "阅读次数", "阅读量", "阅读数", "阅读", "访问次数", "访问量", "字号", "分享到",
+    "摄影", "摄像", "图片", "图", "摄",
+    "Views", "Hits", "Clicks", "Photo By", "Photos", "Photo", "Reviewed By",
+)  # fmt: skip
+# Labels of one character (文：张三, 图/李四) only count at the start of a line or after a
+# separator, never inside a word (全文：, 正文：).
+SHORT_LABEL_SEPARATOR = r"[:：/]"
+LABEL_SEPARATOR = r"[:：]"
+# An unknown label (``联系人：``, ``审批人：``) ends the value before it, as a known one does.
+UNKNOWN_LABEL = r"(?:^|(?<=[\s\]】)）|,，;；]))[\u4e00-\u9fff]{2,6}\s*[:：]"
 # Names in one label value: "Lei Chang, Yuhui Wang", "张蕾、李明", "张蕾；李明".
 NAME_SEPARATOR_RE = re.compile(r"\s*[,，、;；]\s*")
 MAX_LABEL_VALUE_LENGTH = 80
+# How many blocks at the end of a body may hold a byline (本文作者：…, 文章来源：…).
+BYLINE_WINDOW = 3
+BYLINE_FIELDS = ("authors", "editors", "origin")
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """Meta line labels by field (``None``: labels that are never a value), compiled once."""
+
+    fields: Mapping[str, tuple[str, ...]]
+    ignored: tuple[str, ...]
+    field_of: Mapping[str, str | None] = field(init=False, repr=False, compare=False)
+    pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
+    leading: re.Pattern[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        field_of: dict[str, str | None] = {label.lower(): None for label in self.ignored}
+        for name, labels in self.fields.items():
+            field_of.update((label.lower(), name) for label in labels)
+        ordered = sorted(field_of, key=len, reverse=True)
+        short = "|".join(re.escape(label) for label in ordered if len(label) == 1)
+        long = "|".join(re.escape(label) for label in ordered if len(label) > 1)
+        pattern = (
+            rf"(?:(?<![\u4e00-\u9fff\w])(?P<short>{short})\s*{SHORT_LABEL_SEPARATOR})"
+            rf"|(?:(?P<label>{long})\s*{LABEL_SEPARATOR})"
+        )
+        object.__setattr__(self, "field_of", field_of)
+        object.__setattr__(self, "pattern", re.compile(pattern, re.IGNORECASE))
+        # A value that is itself a label (``来源： 点击数 12``) is no value.
+        every = "|".join(re.escape(label) for label in ordered)
+        object.__setattr__(
+            self, "leading", re.compile(rf"(?:{every})(?:\s*[:：\d]|\s*$)", re.IGNORECASE)
+        )
+
+
+CHINESE_UNIVERSITY_LABELS = Vocabulary(LABELS, IGNORED_LABELS)
+UNKNOWN_LABEL_RE = re.compile(UNKNOWN_LABEL)
+
+# Lines that end an article inside its container, when a template never closes the container's
+# divs: previous/next links and the close, print and back buttons.
+PREV_NEXT_RE = re.compile(
+    r"^[【\[(（]?\s*(?:上一条|下一条|上一篇|下一篇|上一则|下一则|上篇|下篇|前一篇|后一篇"
+    r"|previous|next|prev)\s*(?:[:：]|$)",
+    re.IGNORECASE,
+)
+BUTTON = (
+    r"[【\[]?\s*(?:关闭窗口|关闭本页|关闭|打印本页|打印此页|打印|返回顶部|返回列表|返回"
+    r"|收藏本页|收藏)\s*[】\]]?"
+)
+BUTTONS_RE = re.compile(rf"^(?:{BUTTON}\s*)+$")
+# What may stand beside attachment names in a body that is nothing but its attachments.
+ATTACHMENT_RESIDUE_RE = re.compile(r"[\s\W_\d]|相关附件|附件|已下载|下载|点击|次")
 
 # --- List pages ---------------------------------------------------------------------------------
-ARTICLE_URL_PATTERNS: dict[str, re.Pattern[str]] = {
-    # /info/1002/12345.htm, also under a sub-site folder: /dswcdbdh/info/1141/1.htm
-    "vsb": re.compile(r"/info/\d+/\d+\.htm$"),
-    # /2021/0511/c1234a56789/page.htm (pagem.htm is the mobile copy)
-    "webplus": re.compile(r"/\d{4}/\d{4}/c\d+a\d+/pagem?\.htm$"),
-}
-VSB_DYNAMIC_ARTICLE_RE = re.compile(r"content\.jsp\?.*wbnewsid=\d+")
 # Ancestors that group the items of one list.
 LIST_GROUP_TAGS = frozenset({"ul", "ol", "table", "tbody", "dl"})
 # The pager's "next page" link, by its text or by its class.
@@ -106,12 +172,5 @@ NEXT_PAGE_CLASS_RE = re.compile(r"\bp_next\b|\bnext\b", re.IGNORECASE)
 LAST_PAGE_TEXTS = frozenset({"尾页", "末页", "最后一页", "last", "last page", ">>"})
 LAST_PAGE_CLASS_RE = re.compile(r"\bp_last\b|\blast\b", re.IGNORECASE)
 NUMBERED_PAGE_RE = re.compile(r"^(?P<stem>.*?)(?P<number>\d+)(?P<suffix>\.s?html?)$")
-PAGER_MARKERS = (
-    "//div[contains(@class, 'pb_sys_common')]",
-    "//ul[contains(@class, 'wp_paging')]",
-    "//*[starts-with(@id, 'fanye')]",
-)
-# Home page paths: start URLs with these paths are home pages whose column lists are discovered.
-HOME_PATHS = frozenset({"", "/", "/index.htm", "/index.html", "/main.htm", "/main.psp"})
 LIST_PAGE_SUFFIXES = (".htm", ".html", ".psp", ".jsp", "/")
 MIN_DISCOVERED_LIST_LINKS = 5
