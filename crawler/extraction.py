@@ -1,5 +1,8 @@
 """Article pages to items for the crawl: extracted in its own process, or in worker processes.
 
+Each page goes through ``crawler.extract.record.record_of_page``, as in ``neu-news extract``;
+this module adds what only the crawl knows (the listed URL, redirects, HTTP headers) and counts.
+
 Extraction is CPU-bound Python (about 1.5 ms a page, most of it trafilatura) and runs on the
 reactor's thread by default; ``NEU_EXTRACT_PROCESSES`` moves it to that many child processes,
 to use more than one core on large backfills.
@@ -13,8 +16,10 @@ import ctypes.util
 import logging
 import signal
 import sys
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from functools import partial
 from typing import Self
 
 from scrapy import signals
@@ -22,11 +27,10 @@ from scrapy.crawler import Crawler
 from scrapy.http import Response
 
 from crawler import stats
-from crawler.extract.article import GENERIC, ParsedArticle, parse_article
+from crawler.extract.article import GENERIC
 from crawler.extract.listing import ListedArticle
-from crawler.extract.record import build_record
-from crawler.extract.urls import canonical_id, canonical_url
-from crawler.items import FetchedArticle, utc_now
+from crawler.extract.record import record_of_page
+from crawler.items import ArticleRecord, FetchedArticle, utc_now
 from crawler.sources import Source
 
 logger = logging.getLogger(__name__)
@@ -57,21 +61,12 @@ class ArticleExtractor:
         columns: list[str],
     ) -> FetchedArticle | None:
         """The item of an article page listed as *listed* in *columns*; None if it is not one."""
-        parsed = await self.extract(html, response.url, source.name, source.cms)
-        if parsed is None:
-            return None
         # After a redirect the page is at another URL; the listed one is the first of the chain.
         redirects: list[str] = response.meta.get("redirect_urls", [])
-        canonical = canonical_url(response.url) if redirects else listed.canonical
-        record = build_record(
-            parsed,
-            canonical,
-            canonical_id(canonical) if redirects else listed.id,
-            source=source.name,
-            language=source.language,
-            columns=columns,
-            crawled_at=utc_now(),
-        )
+        identity = None if redirects else (listed.canonical, listed.id)
+        record = await self.extract(html, response.url, source, columns, identity)
+        if record is None:
+            return None
         return FetchedArticle(
             record,
             etag=header(response, b"ETag"),
@@ -80,30 +75,50 @@ class ArticleExtractor:
         )
 
     async def extract(
-        self, html: str, url: str, source: str, cms: str | None
-    ) -> ParsedArticle | None:
-        """The article on the page, with its missing fields counted; None if it is not one."""
-        parsed = await self._parse(html, url, cms)
-        if parsed is None:
+        self,
+        html: str,
+        url: str,
+        source: Source,
+        columns: Sequence[str] = (),
+        identity: tuple[str, str] | None = None,
+    ) -> ArticleRecord | None:
+        """The record of the article on the page at *url*, its missing fields counted; None if
+        it is not one. *identity*: its canonical URL and id, when known (else from *url*)."""
+        record = await self._run(
+            partial(
+                record_of_page,
+                html,
+                url,
+                source=source.name,
+                language=source.language,
+                columns=columns,
+                cms=source.cms,
+                crawled_at=utc_now(),
+                identity=identity,
+            )
+        )
+        if record is None:
             return None
         assert self.crawler.stats is not None
-        if parsed.parser == GENERIC:  # no CMS content container on the page
-            stats.count(self.crawler.stats, source, stats.NO_CONTAINER)
+        if record["parser"] == GENERIC:  # no CMS content container on the page
+            stats.count(self.crawler.stats, source.name, stats.NO_CONTAINER)
+        fields: Mapping[str, object] = record
         for name in stats.COUNTED_FIELDS:
-            if not getattr(parsed, name):
-                stats.count(self.crawler.stats, source, stats.missing(name))
+            if not fields[name]:
+                stats.count(self.crawler.stats, source.name, stats.missing(name))
                 logger.info("No %s found on %s", name, url)
-        stats.count(self.crawler.stats, source, stats.ARTICLES)
-        return parsed
+        stats.count(self.crawler.stats, source.name, stats.ARTICLES)
+        return record
 
-    async def _parse(self, html: str, url: str, cms: str | None) -> ParsedArticle | None:
+    async def _run(self, job: Callable[[], ArticleRecord | None]) -> ArticleRecord | None:
+        """*job* in a worker process when there are workers, else here."""
         if self.pool is not None:
             try:
-                return await asyncio.wrap_future(self.pool.submit(parse_article, html, url, cms))
+                return await asyncio.wrap_future(self.pool.submit(job))
             except BrokenProcessPool:
                 logger.error("Extraction workers are gone; extracting in the crawl's process")
                 self.pool = None
-        return parse_article(html, url, cms=cms)
+        return job()
 
     def close(self) -> None:
         if self.pool is not None:

@@ -25,9 +25,14 @@ DEFAULT_TIMEZONE = "Asia/Shanghai"
 # The job that --every/--cron put in place of the schedule file's jobs.
 OVERRIDE_JOB_ID = "all"
 JOB_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
-DURATION_RE = re.compile(r"^(\d+(?:\.\d+)?)([smhd]?)$")
-UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 TOP_KEYS = frozenset({"timezone", "jobs", "health"})
+# A unit is required: a bare "5" read as seconds was taken for minutes.
+DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
+UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+# Longer overflows the scheduler's date arithmetic long before it is useful.
+MAX_DURATION = 365 * 86400.0
+# Shorter, and every tick finds the previous crawl running: a history of skips, nothing crawled.
+MIN_INTERVAL = 1.0
 JOB_KEYS = frozenset({"id", "every", "cron", "sources"})
 HEALTH_KEYS = frozenset({"alert_after", "missing_fraction", "min_articles"})
 # Crontab numbers Sunday 0 (or 7); APScheduler 3 numbers Monday 0. Names mean the same to both.
@@ -108,7 +113,6 @@ def load_schedule(
         _build_job(table, resolved[table.id], zone) for table in select_jobs(tables, only_jobs)
     )
     known = frozenset(source.name for source in sources)
-    return Schedule(timezone=zone, jobs=jobs, rules=rules, known_sources=known)
 
 
 def default_timeout(interval: float) -> float:
@@ -123,11 +127,15 @@ def misfire_grace(interval: float) -> int:
 
 
 def parse_duration(text: str) -> float:
-    """Seconds in ``45s``, ``30m``, ``2h``, ``1d`` or a bare number of seconds; above zero."""
-    match = DURATION_RE.match(text.strip())
+    """Seconds in ``45s``, ``30m``, ``2h`` or ``1d``; above zero, at most a year."""
+    match = DURATION_RE.fullmatch(text.strip())
     seconds = float(match[1]) * UNIT_SECONDS[match[2]] if match else 0.0
     if seconds <= 0:
-        raise ConfigError(f"invalid duration {text!r}: expected e.g. 45s, 30m, 2h or 1d")
+        raise ConfigError(
+            f"invalid duration {text!r}: expected a number and a unit, e.g. 45s, 30m, 2h or 1d"
+        )
+    if seconds > MAX_DURATION:
+        raise ConfigError(f"invalid duration {text!r}: at most {MAX_DURATION / 86400:.0f}d")
     return seconds
 
 
@@ -280,9 +288,14 @@ def _build_job(table: _JobTable, sources: tuple[str, ...], zone: ZoneInfo) -> Jo
 
 def _trigger(table: _JobTable, zone: ZoneInfo) -> tuple[BaseTrigger, str]:
     if table.cron:
-        return crontab_trigger(table.cron, zone), f"cron {table.cron!r}"
+        trigger = crontab_trigger(table.cron, zone)
+        if trigger.get_next_fire_time(None, datetime.now(zone)) is None:
+            raise ConfigError(f"cron expression {table.cron!r} never fires (no such date)")
+        return trigger, f"cron {table.cron!r}"
     assert table.every is not None
     seconds = parse_duration(table.every)
+    if seconds < MIN_INTERVAL:
+        raise ConfigError(f"interval {table.every} is too short: at least {MIN_INTERVAL:.0f}s")
     return IntervalTrigger(seconds=seconds, timezone=zone), f"every {table.every}"
 
 

@@ -38,6 +38,7 @@ from crawler.failures import PERMANENT_FAILURES, failed_request, failure_reason,
 from crawler.items import FetchedArticle
 from crawler.middlewares import RetryBackoffMiddleware, SourceHostsMiddleware
 from crawler.pipelines import FeedPipeline
+from crawler.sources import Source
 from crawler.store.datadir import NullStore, Store
 from tests.conftest import assert_valid_feed_line, read_feed
 from tests.test_spider_callbacks import (
@@ -358,10 +359,11 @@ def extractor(crawler: Crawler) -> ArticleExtractor:
 def test_extractor_parses_an_article_and_counts_it_for_its_source() -> None:
     crawler = component_crawler(NEU_EXTRACT_PROCESSES=0)
     html = golden_page(ARTICLE).decode("utf-8")
-    parsed = asyncio.run(extractor(crawler).extract(html, ARTICLE_URL, DDYW_SOURCE, "vsb"))
+    source = Source(DDYW_SOURCE, (ARTICLE_URL,), "zh", cms="vsb")
+    parsed = asyncio.run(extractor(crawler).extract(html, ARTICLE_URL, source))
     assert parsed is not None
-    assert parsed.title == golden_parse(ARTICLE)["title"]
-    assert parsed.parser != "generic"  # the CMS container was found
+    assert parsed["title"] == golden_parse(ARTICLE)["title"]
+    assert parsed["parser"] != "generic"  # the CMS container was found
     assert stat(crawler, stats.ARTICLES, DDYW_SOURCE) == 1
     assert stat(crawler, stats.ARTICLES) == 1
     assert stat(crawler, stats.NO_CONTAINER, DDYW_SOURCE) == 0
@@ -372,9 +374,10 @@ def test_extractor_counts_what_an_article_lacks() -> None:
     name = "no-date-no-container"
     crawler = component_crawler(NEU_EXTRACT_PROCESSES=0)
     html = golden_page(name).decode("utf-8")
-    parsed = asyncio.run(extractor(crawler).extract(html, GOLDEN_URLS[name], "other", None))
+    source = Source("other", (GOLDEN_URLS[name],), "zh")
+    parsed = asyncio.run(extractor(crawler).extract(html, GOLDEN_URLS[name], source))
     assert parsed is not None
-    assert (parsed.published, parsed.parser) == (None, "generic")
+    assert (parsed["published"], parsed["parser"]) == (None, "generic")
     assert stat(crawler, stats.NO_CONTAINER, "other") == 1
     assert stat(crawler, stats.missing("published"), "other") == 1
     assert stat(crawler, stats.missing("title"), "other") == 0
@@ -383,5 +386,6 @@ def test_extractor_counts_what_an_article_lacks() -> None:
 
 def test_extractor_finds_no_article_in_an_empty_page() -> None:
     crawler = component_crawler(NEU_EXTRACT_PROCESSES=0)
-    assert asyncio.run(extractor(crawler).extract(" \n", URL, DDYW_SOURCE, "vsb")) is None
+    source = Source(DDYW_SOURCE, (URL,), "zh", cms="vsb")
+    assert asyncio.run(extractor(crawler).extract(" \n", URL, source)) is None
     assert stat(crawler, stats.ARTICLES) == 0

@@ -729,7 +729,7 @@ def test_async_article_callback_that_raises_leaves_its_walk_unfinished(
     async def scenario() -> None:
         async with open_crawl(tmp_path, "backfill") as crawl:
             request = await article_request(crawl)
-            monkeypatch.setattr(extraction_module, "parse_article", raise_layout_changed)
+            monkeypatch.setattr(extraction_module, "record_of_page", raise_layout_changed)
             await crawl.scrape(html_response(request, golden_page(ARTICLE)), request)
             assert crawl.stat(stats.failed("callback_LayoutChangedError"), DDYW_SOURCE) == 1
             assert crawl.walk().failed

@@ -2,9 +2,45 @@
 
 from __future__ import annotations
 
-from crawler.extract.article import ParsedArticle
-from crawler.extract.urls import netloc
+from collections.abc import Sequence
+
+from crawler.extract.article import ParsedArticle, parse_article
+from crawler.extract.urls import canonical_id, canonical_url, netloc
 from crawler.items import ArticleRecord, Attachment
+
+
+def record_of_page(
+    html: str,
+    url: str,
+    *,
+    source: str,
+    language: str,
+    columns: Sequence[str],
+    cms: str | None,
+    crawled_at: str,
+    identity: tuple[str, str] | None = None,
+) -> ArticleRecord | None:
+    """The record of the article page *html* at *url*; None if the page is not HTML.
+
+    Its canonical URL and id are *identity* when the caller knows them already (the crawl
+    computes both when a list page links the article), else they come from *url*. *cms* is the
+    source's hint (see ``parse_article``). This is what both the crawl and ``neu-news extract``
+    call: one page, one record, whoever asks.
+    """
+    parsed = parse_article(html, url, cms=cms)
+    if parsed is None:
+        return None
+    if identity is None:
+        canonical = canonical_url(url)
+        identity = canonical, canonical_id(canonical)
+    return build_record(
+        parsed,
+        *identity,
+        source=source,
+        language=language,
+        columns=list(columns),
+        crawled_at=crawled_at,
+    )
 
 
 def build_record(
