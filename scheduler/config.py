@@ -113,6 +113,7 @@ def load_schedule(
         _build_job(table, resolved[table.id], zone) for table in select_jobs(tables, only_jobs)
     )
     known = frozenset(source.name for source in sources)
+    return Schedule(timezone=zone, jobs=jobs, rules=rules, known_sources=known)
 
 
 def default_timeout(interval: float) -> float:

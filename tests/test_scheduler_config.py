@@ -62,16 +62,52 @@ def write(tmp_path: Path, text: str) -> Path:
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("45s", 45), ("30m", 1800), ("2h", 7200), ("1d", 86400), ("90", 90), ("0.5s", 0.5)],
+    [("45s", 45), ("30m", 1800), ("2h", 7200), ("1d", 86400), ("0.5s", 0.5), ("365d", 31536000)],
 )
 def test_durations(text: str, seconds: float) -> None:
     assert parse_duration(text) == seconds
 
 
-@pytest.mark.parametrize("text", ["0s", "5x", "", "-1m", "m", "1h30m"])
+@pytest.mark.parametrize("text", ["0s", "5x", "", "-1m", "m", "1h30m", "90", "366d", "1e9s"])
 def test_bad_durations(text: str) -> None:
     with pytest.raises(ConfigError, match="invalid duration"):
         parse_duration(text)
+
+
+# Local sources: on today's code these schedules were accepted, and the run must not leave the
+# machine (port 9 of 127.0.0.1 refuses).
+LOCAL_SOURCES = """
+[[sources]]
+name = "a"
+start_urls = ["http://127.0.0.1:9/list.htm"]
+language = "zh"
+"""
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--cron", "0 0 30 2 *"], "error: --cron: cron expression '0 0 30 2 *' never fires"),
+        (
+            ["--every", "99999999999d"],
+            "error: --every: invalid duration '99999999999d': at most 365d",
+        ),
+        (["--every", "0.01s"], "error: --every: interval 0.01s is too short: at least 1s"),
+        (["--every", "5"], "error: --every: invalid duration '5': expected a number and a unit"),
+        (["--timeout", "600"], "error: --timeout: invalid duration '600': expected a number and a unit"),
+    ],
+)
+def test_schedules_that_cannot_work_are_refused_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], arguments: list[str], message: str
+) -> None:
+    sources = tmp_path / "sources.toml"
+    sources.write_text(LOCAL_SOURCES)
+    data = tmp_path / "data"
+    assert main(["--once", "--sources", str(sources), "--data-dir", str(data), *arguments]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(message), err
+    assert len(err.strip().splitlines()) == 1
+    assert not data.exists()
 
 
 def test_timeouts_and_grace_follow_the_interval() -> None:
@@ -185,6 +221,11 @@ def test_every_and_cron_replace_the_jobs(tmp_path: Path, sources_file: Path) -> 
         ('[[jobs]]\nid = "x"\nevery = "1m"\ncolour = 1', "unknown key 'colour'"),
         ('[[jobs]]\nid = "X!"\nevery = "1m"', "key 'id'"),
         ('[[jobs]]\nid = "x"\nevery = "1y"', "job 'x': invalid duration"),
+        ('[[jobs]]\nid = "x"\nevery = "0.5s"', "job 'x': interval 0.5s is too short"),
+        (
+            '[[jobs]]\nid = "x"\ncron = "0 0 31 4 *"',
+            "job 'x': cron expression '0 0 31 4 \\*' never",
+        ),
         ('timezone = "Mars/Olympus"\n[[jobs]]\nid = "x"\nevery = "1m"', "unknown timezone"),
         ('[[jobs]]\nid = "x"\nevery = "1m"\n[health]\nmissing_fraction = 2', "missing_fraction"),
         (
