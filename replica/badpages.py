@@ -20,7 +20,7 @@ import random
 from collections.abc import Iterator
 
 from replica import vsb
-from replica.common import esc
+from replica.common import esc, replace_once
 from replica.model import Article, BadKind, ReplicaModel, Site
 from replica.response import Response, Stream
 
@@ -94,13 +94,6 @@ def respond(
     return Response(200, page.encode("utf-8"), [("Content-Type", HTML_UTF8), *headers])
 
 
-def _replace_once(page: str, old: str, new: str) -> str:
-    # A template change that moves the fragment must fail loudly, not serve a normal page.
-    if page.count(old) != 1:
-        raise RuntimeError(f"bad page: expected one {old[:60]!r} in the rendered page")
-    return page.replace(old, new)
-
-
 def _binary(article: Article) -> bytes:
     """Random bytes (fixed per article) with a NUL every 61 bytes, as a mislabelled file."""
     data = bytearray(random.Random(article.id).randbytes(BINARY_SIZE))
@@ -113,26 +106,26 @@ def _chinese_encoding(page: str, kind: str) -> tuple[bytes, str]:
     the HTTP header. Characters the codec lacks (the footer's ©) become character references,
     so the page still reads exactly as before once decoded right."""
     if kind == "gb2312":
-        page = _replace_once(page, vsb.META_CHARSET, GB2312_META)
+        page = replace_once(page, vsb.META_CHARSET, GB2312_META)
         return page.encode("gb2312", errors="xmlcharrefreplace"), HTML_NO_CHARSET
-    page = _replace_once(page, vsb.META_CHARSET, GBK_META)
+    page = replace_once(page, vsb.META_CHARSET, GBK_META)
     header = HTML_UTF8 if kind == "gbk_wrong_header" else HTML_NO_CHARSET
     return page.encode("gbk", errors="xmlcharrefreplace"), header
 
 
 def _nested(page: str) -> str:
     """The whole page body inside NESTING nested divs."""
-    page = _replace_once(page, "<body>\n", "<body>\n" + "<div>" * NESTING + "\n")
-    return _replace_once(page, "</body>", "</div>" * NESTING + "\n</body>")
+    page = replace_once(page, "<body>\n", "<body>\n" + "<div>" * NESTING + "\n")
+    return replace_once(page, "</body>", "</div>" * NESTING + "\n</body>")
 
 
 def _untitled(replica: ReplicaModel, site: Site, article: Article, page: str) -> str:
     """No title element, and an empty ``<title>``."""
     t = replica.theme
-    page = _replace_once(
+    page = replace_once(
         page, f'<{t.title_tag} class="{t.title_cls}">{esc(article.title)}</{t.title_tag}>\n', ""
     )
-    return _replace_once(
+    return replace_once(
         page, f"<title>{esc(f'{article.title}-{site.site_title}')}</title>", "<title></title>"
     )
 
@@ -144,7 +137,7 @@ def _uncontained(replica: ReplicaModel, page: str) -> str:
         f'<div class="{t.content_wrap_cls}" id="vsb_content{t.content_suffix}">'
         '<div class="v_news_content">\n'
     )
-    return _replace_once(page, container, "<div><div>\n")
+    return replace_once(page, container, "<div><div>\n")
 
 
 def _huge(page: str) -> Stream:

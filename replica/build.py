@@ -15,14 +15,16 @@ from replica import truth
 from replica.badpages import add_bad_columns
 from replica.hostile import add_hostile_columns
 from replica.model import BaseURLs, ReplicaModel
+from replica.realworld import add_real_world_column
 from replica.theme import Theme, get_theme
 
 
 class Replica(ReplicaModel):
     """Three generated NEU-like sites and their ground truth. Thread-safe.
 
-    *bad_pages* and *hostile* add the opt-in columns; they are generated after the base sites
-    from an RNG of their own, so the base sites are the same with or without them.
+    *bad_pages*, *hostile* and *real_world* add the opt-in columns; they are generated after
+    the base sites from an RNG of their own, so the base sites are the same with or without
+    them.
     """
 
     def __init__(
@@ -34,12 +36,15 @@ class Replica(ReplicaModel):
         *,
         bad_pages: bool = False,
         hostile: bool = False,
+        real_world: bool = False,
     ) -> None:
         super().__init__(seed, articles_per_column, page_size, theme)
         if bad_pages:
             add_bad_columns(self)
         if hostile:
             add_hostile_columns(self)
+        if real_world:
+            add_real_world_column(self)
 
     def expected_records(self, server: BaseURLs) -> dict[str, dict[str, Any]]:
         """What a perfect crawler extracts from every listed article, keyed by absolute URL."""
@@ -64,12 +69,14 @@ def build_replica(
     *,
     bad_pages: bool = False,
     hostile: bool = False,
+    real_world: bool = False,
 ) -> Replica:
     """Generate the replica sites (deterministic for a given seed and arguments).
 
     *bad_pages* adds the news columns ``bad`` and ``nopager`` (see :mod:`replica.badpages`),
-    *hostile* the columns ``hostile`` and ``endless`` (see :mod:`replica.hostile`). Both are
-    off by default, and then nothing the replica serves changes.
+    *hostile* the columns ``hostile`` and ``endless`` (see :mod:`replica.hostile`), *real_world*
+    the column ``real`` (see :mod:`replica.realworld`). All are off by default, and then nothing
+    the replica serves changes.
     """
     return Replica(
         seed,
@@ -78,4 +85,5 @@ def build_replica(
         get_theme(theme),
         bad_pages=bad_pages,
         hostile=hostile,
+        real_world=real_world,
     )

@@ -33,6 +33,14 @@ def truncate(title: str, limit: int = TITLE_LIMIT) -> str:
     return title if len(title) <= limit else title[:limit] + "..."
 
 
+def replace_once(page: str, old: str, new: str) -> str:
+    """*page* with its one *old* fragment replaced: a template change that moves the fragment
+    must fail loudly, not serve a normal page where a variant was meant."""
+    if page.count(old) != 1:
+        raise RuntimeError(f"expected one {old[:60]!r} in the rendered page")
+    return page.replace(old, new)
+
+
 def iso(article: Article) -> str:
     return article.date.isoformat()
 

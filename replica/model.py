@@ -56,6 +56,23 @@ BAD_KINDS: tuple[BadKind, ...] = get_args(BadKind)
 # Bad pages with no content to extract: the ground truth does not expect them at all.
 UNEXTRACTABLE: frozenset[BadKind] = frozenset({"empty", "binary", "huge"})
 
+# Templates that real VSB sites of other universities use (opt-in; replica.realworld serves
+# each): the older table template, content divs a template never closes (nested, or flat)
+# with prev/next and 【关闭】 inside, headings in the body, labels that are never a value
+# (录入员, 审核, 发布者), an empty label followed by a counter, a byline closing the body, and a
+# body that is nothing but its attachment.
+TemplateKind = Literal[
+    "old_table",
+    "unclosed_nested",
+    "unclosed_flat",
+    "headings",
+    "unknown_labels",
+    "empty_counter",
+    "byline",
+    "attachment_only",
+]
+TEMPLATE_KINDS: tuple[TemplateKind, ...] = get_args(TemplateKind)
+
 
 class BaseURLs(Protocol):
     """Anything that knows each site's base URL (a running :class:`ReplicaServer`)."""
@@ -109,6 +126,7 @@ class Article:
     version: int = 1
     repost_of: int | None = None
     bad: BadKind | None = None  # a kind of BAD_KINDS: the page is served broken
+    template: TemplateKind | None = None  # a kind of TEMPLATE_KINDS: served in that template
     _paragraphs: list[str] | None = field(default=None, repr=False)
 
     @property
@@ -126,6 +144,10 @@ class Article:
 
     def sort_key(self) -> tuple[dt.date, dt.time, int]:
         return (self.date, self.time, self.seq)
+
+    def rewrite_body(self, paragraphs: list[str]) -> None:
+        """Give the article these body paragraphs (the opt-in extras shape their articles)."""
+        self._paragraphs = list(paragraphs)
 
 
 @dataclass
@@ -488,6 +510,14 @@ class ReplicaModel:
             col.articles.sort(key=Article.sort_key, reverse=True)
             self._reindex()
             return col
+
+    def give_attachment(self, article: Article) -> None:
+        """Give *article* an attachment if it has none (the opt-in extras)."""
+        with self.lock, self._extras_rng():
+            if not article.attachments:
+                site = self.site(article.site)
+                article.attachments = [self._attachment(site, article.date.year)]
+            self._reindex()
 
     def reserve_id(self) -> int:
         """A fresh article id no article uses (for hostile links shaped like articles)."""

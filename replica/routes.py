@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from email.utils import format_datetime, parsedate_to_datetime
 from urllib.parse import parse_qs, quote
 
-from replica import badpages, vsb, webplus
+from replica import badpages, realworld, vsb, webplus
 from replica.model import Article, Column, ReplicaModel, Site
 from replica.response import Response as Response  # re-exported: it was defined here
 
@@ -84,6 +84,8 @@ def _article(
         return Response(304, b"", validators)
     if article.bad is not None:
         return badpages.respond(replica, site, article, validators)
+    if article.template is not None:
+        return realworld.respond(replica, site, article, validators)
     if site.cms == "vsb":
         page = vsb.article_page(replica, site, article)
     else:

@@ -28,7 +28,10 @@ def published(replica: ReplicaModel, site: Site, article: Article) -> str | None
     """The article's date as the page shows it: a day, a day with time, or None."""
     if not replica.date_shown(article):
         return None
-    if site.cms == "webplus" and article.meta_form == COLLEGE_TIME_FORM:
+    # The older VSB template and WebPlus's college form show the time too.
+    if article.template == "old_table" or (
+        site.cms == "webplus" and article.meta_form == COLLEGE_TIME_FORM
+    ):
         moment = f"{article.date.isoformat()}T{article.time.strftime('%H:%M:%S')}"
         return moment + TZ_SUFFIX
     return article.date.isoformat()
@@ -48,7 +51,8 @@ def record(replica: ReplicaModel, site: Site, article: Article, base: str) -> di
         "editors": list(article.editors),
         "origin": article.origin,
         "language": site.language,
-        "text": block_text(blocks),
+        # A body without text (images, a download link) is no text.
+        "text": block_text(blocks) or None,
         "images": [base + b.src for b in blocks if b.kind == "img"],
         "attachments": attachments,
         # The content container the page has: its CMS family's, or none on a no_container page.

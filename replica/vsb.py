@@ -176,7 +176,7 @@ def list_page(replica: ReplicaModel, site: Site, col: Column, k: int, pages: int
     )
 
 
-def _meta(replica: ReplicaModel, site: Site, article: Article) -> str:
+def meta_line(replica: ReplicaModel, site: Site, article: Article) -> str:
     t = replica.theme
     tag = t.meta_tag
     date = iso(article) if replica.date_shown(article) else None
@@ -222,7 +222,7 @@ def _meta(replica: ReplicaModel, site: Site, article: Article) -> str:
     return f'<{tag} class="{t.meta_cls}">{inner}</{tag}>\n'
 
 
-def _attachments(site: Site, article: Article) -> str:
+def attachment_list(site: Site, article: Article) -> str:
     if not article.attachments:
         return ""
     rows = []
@@ -268,13 +268,13 @@ def article_page(replica: ReplicaModel, site: Site, article: Article) -> str:
         + '<script language="javascript" src="/system/resource/js/news/newscontent.js"></script>'
         + '<form name="_newscontent_fromname">\n'
         + f'<{t.title_tag} class="{t.title_cls}">{esc(article.title)}</{t.title_tag}>\n'
-        + _meta(replica, site, article)
+        + meta_line(replica, site, article)
         + clicks
         + f'<div class="{t.content_wrap_cls}" id="vsb_content{t.content_suffix}">'
         + '<div class="v_news_content">\n'
         + "\n".join(body)
         + '\n</div></div><div id="div_vote_id"></div>\n'
-        + _attachments(site, article)
+        + attachment_list(site, article)
         + "</form>\n"
         + prev_next(replica, site, article)
         + "</div>\n"

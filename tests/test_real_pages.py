@@ -107,10 +107,12 @@ def test_body_whole_and_clean(file: str) -> None:
 
 
 @pytest.mark.parametrize("file", ARTICLES)
-def test_attachments_by_name(file: str) -> None:
+def test_attachments_by_name_and_images_by_count(file: str) -> None:
+    """Attachments are the article's documents; a file-type icon beside one is no image."""
     article = parsed(file)
     names = sorted(squeeze(attachment["name"]) for attachment in article.attachments)
     assert names == sorted(squeeze(a["name"]) for a in gold()[file]["attachments"])
+    assert len(article.images) == gold()[file]["images"]
 
 
 # What each list page shows, read off the page by hand: how many articles its main list holds

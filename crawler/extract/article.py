@@ -26,7 +26,7 @@ from crawler.extract.blocks import Block, page_blocks
 from crawler.extract.dates import parse_date
 from crawler.extract.decoding import load_html
 from crawler.extract.labels import has_label, read_labels, split_names
-from crawler.extract.profiles import PROFILES, Profile, detect_family, ordered
+from crawler.extract.profiles import PROFILES, Profile, detect_family, is_icon, ordered
 from crawler.extract.selectors import Vocabulary
 from crawler.extract.urls import absolute_link, is_document
 from crawler.text import normalize_space
@@ -330,7 +330,7 @@ class ArticleParser:
                 ),
                 None,
             )
-            if url and url not in urls:
+            if url and url not in urls and not is_icon(urlsplit(url).path):
                 urls.append(url)
         return urls
 

@@ -37,6 +37,8 @@ class Profile:
     pagers: tuple[str, ...] = ()
     # Home page paths, from which column list pages are discovered.
     home_paths: frozenset[str] = frozenset({"", "/"})
+    # Image paths of the CMS's own icons (file types beside a download link): not content.
+    icons: re.Pattern[str] | None = None
     labels: Vocabulary = field(default=CHINESE_UNIVERSITY_LABELS)
 
     def extended(
@@ -85,6 +87,7 @@ VSB = Profile(
         "//*[starts-with(@id, 'fanye')]",
     ),
     home_paths=frozenset({"", "/", "/index.htm", "/index.html", "/index.jsp"}),
+    icons=re.compile(r"/system/resource/images/"),
 )
 
 WEBPLUS = Profile(
@@ -105,6 +108,8 @@ WEBPLUS = Profile(
     containers=(f"//div[{_has_class('wp_articlecontent')}]",),
     pagers=(f"//ul[{_has_class('wp_paging')}]",),
     home_paths=frozenset({"", "/", "/main.htm", "/main.psp", "/index.htm", "/index.html"}),
+    # the editor's file-type icons
+    icons=re.compile(r"/_ueditor/themes/"),
 )
 
 PROFILES: dict[str, Profile] = {profile.name: profile for profile in (VSB, WEBPLUS)}
@@ -118,6 +123,11 @@ def detect_family(html: str) -> Profile | None:
     }
     best = max(scores, key=scores.__getitem__)
     return PROFILES[best] if scores[best] else None
+
+
+def is_icon(url_path: str) -> bool:
+    """Whether an image path is one of a CMS's own icons rather than content."""
+    return any(p.icons.search(url_path) for p in PROFILES.values() if p.icons is not None)
 
 
 def ordered(first: Profile | None) -> tuple[Profile, ...]:
