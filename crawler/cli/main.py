@@ -11,7 +11,7 @@ import argparse
 import logging
 import sys
 
-from crawler.cli import feed
+from crawler.cli import extract, feed
 
 # Subcommands owned by the scheduler package; their arguments are its business.
 SCHEDULER_COMMANDS = ("schedule", "status")
@@ -35,10 +35,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="neu-news", description="Northeastern University (China) news feed tools."
+        prog="neu-news",
+        description="News feed tools for Chinese university sites (VSB, WebPlus; NEU by default).",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     feed.add_commands(commands)
+    extract.add_command(commands)
     # Listed for --help only: main() hands these to the scheduler before parsing.
     commands.add_parser("schedule", help="run the crawl scheduler (see: neu-news schedule -h)")
     commands.add_parser("status", help="show the scheduler's status (see: neu-news status -h)")
