@@ -11,16 +11,31 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from lxml import etree
+
 from crawler.extract.urls import netloc
 from crawler.tomlfile import check_keys, read_toml
 
 DEFAULT_SOURCES_FILE = Path(__file__).with_name("sources.toml")
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+HOST_RE = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?$", re.IGNORECASE)
 LANGUAGES = ("zh", "en")
 CMS_NAMES = ("vsb", "webplus")
 REQUIRED_KEYS = frozenset({"name", "start_urls", "language"})
-OPTIONAL_KEYS = frozenset({"column", "cms", "max_pages", "enabled", "allow", "confirmed"})
+OPTIONAL_KEYS = frozenset(
+    {
+        "column",
+        "cms",
+        "max_pages",
+        "enabled",
+        "allow",
+        "confirmed",
+        "hosts",
+        "article_pattern",
+        "container",
+    }
+)
 
 
 class SourcesError(ValueError):
@@ -40,11 +55,17 @@ class Source:
     enabled: bool = True
     allow: tuple[re.Pattern[str], ...] = field(default_factory=tuple)
     confirmed: bool = False
+    # More netlocs its articles may be on or redirect to (the ``hosts`` key).
+    extra_hosts: frozenset[str] = frozenset()
+    # Overrides of its CMS profile: the article URL shape and the content container.
+    article_pattern: re.Pattern[str] | None = None
+    container: str | None = None
 
     @property
     def hosts(self) -> frozenset[str]:
-        """Netlocs (host[:port]) this source may crawl: those of its start URLs."""
-        return frozenset(netloc(url) for url in self.start_urls)
+        """Netlocs (host[:port]) this source may crawl: those of its start URLs, and its
+        ``hosts``."""
+        return frozenset(netloc(url) for url in self.start_urls) | self.extra_hosts
 
     def allows(self, url: str) -> bool:
         """Whether a discovered list page URL passes this source's ``allow`` patterns."""
@@ -124,10 +145,7 @@ def _parse_source(file: Path, index: int, table: object) -> Source:
     allow = table.get("allow", [])
     if not isinstance(allow, list) or not all(isinstance(item, str) for item in allow):
         raise SourcesError(f"{label}: key 'allow' must be a list of regular expressions")
-    try:
-        patterns = tuple(re.compile(item) for item in allow)
-    except re.error as exc:
-        raise SourcesError(f"{label}: key 'allow': bad regular expression: {exc}") from None
+    patterns = tuple(_regex(label, "allow", item) for item in allow)
 
     return Source(
         name=name,
@@ -139,4 +157,46 @@ def _parse_source(file: Path, index: int, table: object) -> Source:
         enabled=table.get("enabled", True),
         allow=patterns,
         confirmed=table.get("confirmed", False),
+        extra_hosts=_hosts(label, table.get("hosts", [])),
+        article_pattern=_article_pattern(label, table.get("article_pattern")),
+        container=_container(label, table.get("container")),
     )
+
+
+def _regex(label: str, key: str, pattern: str) -> re.Pattern[str]:
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        raise SourcesError(f"{label}: key {key!r}: bad regular expression: {exc}") from None
+
+
+def _article_pattern(label: str, value: object) -> re.Pattern[str] | None:
+    """The ``article_pattern`` key: a regular expression searched in article URLs' paths."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise SourcesError(f"{label}: key 'article_pattern' must be a regular expression")
+    return _regex(label, "article_pattern", value)
+
+
+def _container(label: str, value: object) -> str | None:
+    """The ``container`` key: an XPath to the article's content element."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise SourcesError(f"{label}: key 'container' must be an XPath expression")
+    try:
+        etree.XPath(value)
+    except etree.XPathError as exc:
+        raise SourcesError(f"{label}: key 'container': bad XPath: {exc}") from None
+    return value
+
+
+def _hosts(label: str, hosts: object) -> frozenset[str]:
+    """The ``hosts`` key: netlocs (``host`` or ``host:port``), lower-cased as ``netloc`` does."""
+    if not isinstance(hosts, list):
+        raise SourcesError(f"{label}: key 'hosts' must be a list of host names")
+    for host in hosts:
+        if not isinstance(host, str) or not HOST_RE.match(host):
+            raise SourcesError(f"{label}: key 'hosts': {host!r} is not a host or host:port")
+    return frozenset(host.lower() for host in hosts)
