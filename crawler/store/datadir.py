@@ -147,6 +147,12 @@ class Store:
     def add_columns(self, article_id: str, columns: list[str]) -> None:
         self.state.add_columns(self.state.alias_target(article_id) or article_id, columns)
 
+    def relocated_column(self, source: str, label: str, configured: str) -> str | None:
+        return self.state.relocated_column(source, label, configured)
+
+    def set_relocated_column(self, source: str, label: str, configured: str, url: str) -> None:
+        self.state.set_relocated_column(source, label, configured, url)
+
     # -- records ---------------------------------------------------------------------------------
 
     def add(
@@ -258,6 +264,12 @@ class NullStore:
         pass
 
     def add_columns(self, article_id: str, columns: list[str]) -> None:
+        pass
+
+    def relocated_column(self, source: str, label: str, configured: str) -> str | None:
+        return None
+
+    def set_relocated_column(self, source: str, label: str, configured: str, url: str) -> None:
         pass
 
     def add(

@@ -38,6 +38,15 @@ CREATE TABLE IF NOT EXISTS aliases (
 -- Whether the last walk through a column's list pages finished; one that did not (a page or
 -- an article failed) is walked in full next time, so nothing behind the failure is skipped.
 CREATE TABLE IF NOT EXISTS walks (key TEXT PRIMARY KEY, complete INTEGER NOT NULL);
+-- Columns whose configured list page was gone and that were found again by their label: runs
+-- start from the new URL for as long as the sources file still names the configured one.
+CREATE TABLE IF NOT EXISTS relocated_columns (
+    source TEXT NOT NULL,
+    label TEXT NOT NULL,
+    configured TEXT NOT NULL,
+    url TEXT NOT NULL,
+    PRIMARY KEY (source, label)
+);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
@@ -124,6 +133,14 @@ class State:
         row = self.db.execute("SELECT complete FROM walks WHERE key = ?", (key,)).fetchone()
         return bool(row and row[0])
 
+    def relocated_column(self, source: str, label: str, configured: str) -> str | None:
+        """Where the column *label* of *source*, configured at *configured*, was found last."""
+        row = self.db.execute(
+            "SELECT url FROM relocated_columns WHERE source = ? AND label = ? AND configured = ?",
+            (source, label, configured),
+        ).fetchone()
+        return str(row[0]) if row else None
+
     def count(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM articles").fetchone()[0])
 
@@ -181,6 +198,14 @@ class State:
             "INSERT INTO walks (key, complete) VALUES (?, ?) "
             "ON CONFLICT (key) DO UPDATE SET complete = excluded.complete",
             (key, int(complete)),
+        )
+
+    def set_relocated_column(self, source: str, label: str, configured: str, url: str) -> None:
+        self.db.execute(
+            "INSERT INTO relocated_columns (source, label, configured, url) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (source, label) DO UPDATE SET configured = excluded.configured, "
+            "url = excluded.url",
+            (source, label, configured, url),
         )
 
     def add_alias(self, alias_id: str, url: str, article_id: str) -> None:
