@@ -18,6 +18,10 @@ from replica.model import BaseURLs, ReplicaModel
 from replica.realworld import add_real_world_column
 from replica.theme import Theme, get_theme
 
+# What a moved column's old list page answers: the site's 404 page, or 410 Gone.
+GONE_STATUSES = (404, 410)
+HOME_PATHS = frozenset({"/", "/index.htm"})
+
 
 class Replica(ReplicaModel):
     """Three generated NEU-like sites and their ground truth. Thread-safe.
@@ -25,6 +29,7 @@ class Replica(ReplicaModel):
     *bad_pages*, *hostile* and *real_world* add the opt-in columns; they are generated after
     the base sites from an RNG of their own, so the base sites are the same with or without
     them.
+    :meth:`move_column` moves a column's list pages to another URL.
     """
 
     def __init__(
@@ -45,6 +50,33 @@ class Replica(ReplicaModel):
             add_hostile_columns(self)
         if real_world:
             add_real_world_column(self)
+        # site -> old list path of a moved column -> the status it answers
+        self.moved_from: dict[str, dict[str, int]] = {}
+
+    def move_column(self, site: str, column: str, new_path: str, *, status: int = 404) -> str:
+        """Serve a column's list pages at *new_path* from now on, as a redesign does: the home
+        page and every menu link there under the same label, its articles where they were.
+        Its old first list page answers *status* (404 or 410), its other old pages 404.
+        Returns the old path."""
+        if status not in GONE_STATUSES:
+            raise ValueError(f"a moved column's old page answers 404 or 410, not {status}")
+        with self.lock:
+            s = self.site(site)
+            col = s.column(column)
+            taken = {c.list_path for c in s.columns} | set(s.by_path) | HOME_PATHS
+            if not new_path.startswith("/") or not new_path.endswith(".htm") or new_path in taken:
+                raise ValueError(f"column {column!r} cannot move to {new_path!r}")
+            old = col.list_path
+            col.list_path = new_path
+            gone = self.moved_from.setdefault(site, {})
+            gone.pop(new_path, None)
+            gone[old] = status
+            return old
+
+    def gone_status(self, site: str, path: str) -> int | None:
+        """The status *path* answers as a moved column's old list page, or None."""
+        with self.lock:
+            return self.moved_from.get(site, {}).get(path)
 
     def expected_records(self, server: BaseURLs) -> dict[str, dict[str, Any]]:
         """What a perfect crawler extracts from every listed article, keyed by absolute URL."""

@@ -10,6 +10,7 @@ from email.utils import format_datetime, parsedate_to_datetime
 from urllib.parse import parse_qs, quote
 
 from replica import badpages, realworld, vsb, webplus
+from replica.build import Replica
 from replica.model import Article, Column, ReplicaModel, Site
 from replica.response import Response as Response  # re-exported: it was defined here
 
@@ -47,6 +48,17 @@ def not_found() -> Response:
         404,
         "<!DOCTYPE html>\n<html><head><title>404 Not Found</title></head>"
         "<body><h1>404 Not Found</h1><p>The requested page does not exist.</p></body></html>\n",
+    )
+
+
+def gone(status: int) -> Response:
+    """What a moved column's old list page answers: the site's 404 page, or 410 Gone."""
+    if status == 404:
+        return not_found()
+    return _html(
+        status,
+        "<!DOCTYPE html>\n<html><head><title>410 Gone</title></head>"
+        "<body><h1>410 Gone</h1><p>The requested page is no longer available.</p></body></html>\n",
     )
 
 
@@ -191,7 +203,7 @@ def _redirect(site: Site, path: str, trap: str | None) -> Response | None:
 
 
 def respond(
-    replica: ReplicaModel,
+    replica: Replica,
     site_name: str,
     method: str,
     target: str,
@@ -229,6 +241,9 @@ def respond(
         article = site.by_path.get(path)
         if article is not None:
             return _article(replica, site, article, headers)
+        moved = replica.gone_status(site_name, path)
+        if moved is not None:
+            return gone(moved)
         found = _list_page(replica, site, path)
         if found is not None:
             col, k, pages = found

@@ -9,6 +9,8 @@ logged in :attr:`ReplicaServer.request_log`, except the control endpoints under
 * ``GET /__replica__/expected`` returns ``expected_records`` (JSON object);
 * ``POST /__replica__/break?kind=no_links|no_dates`` and ``POST /__replica__/fix`` change the
   layout of the site they are sent to;
+* ``POST /__replica__/move?column=<slug>&to=<path>&status=404|410`` moves that column's list
+  pages of the site it is sent to (see :meth:`Replica.move_column`) and returns the old path;
 * ``POST /__replica__/faults?rate=0.1&kinds=500,503&seed=1`` replaces the fault config of the
   whole server (``rate=0`` turns faults off; see :meth:`FaultConfig.from_query`), and
   ``GET /__replica__/faults`` shows it.
@@ -373,6 +375,12 @@ class ReplicaServer:
             if action == "break" and method == "POST":
                 self.replica.break_layout(site, params.get("kind", ""))
                 return _json(200, {"site": site, "broken": params.get("kind")})
+            if action == "move" and method == "POST":
+                status = int(params.get("status", "404"))
+                old = self.replica.move_column(
+                    site, params.get("column", ""), params.get("to", ""), status=status
+                )
+                return _json(200, {"site": site, "from": old, "to": params.get("to")})
             if action == "fix" and method == "POST":
                 self.replica.fix_layout(site)
                 return _json(200, {"site": site, "broken": None})
