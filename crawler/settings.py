@@ -1,7 +1,9 @@
-"""Scrapy settings of the NEU news crawler: only what differs from Scrapy's defaults.
+"""Scrapy settings of the news crawler: only what differs from Scrapy's defaults.
 
 Any of them can be overridden on the command line, e.g. ``-s DOWNLOAD_DELAY=0``.
 """
+
+from crawler import branding
 
 BOT_NAME = "neu_news"
 SPIDER_MODULES = ["crawler.spiders"]
@@ -9,8 +11,9 @@ NEWSPIDER_MODULE = "crawler.spiders"
 # Our `crawl` checks the sources file and arguments before Scrapy starts, for a one-line error.
 COMMANDS_MODULE = "crawler.commands"
 
-# --- Politeness: the NEU sites are a university's servers, not a benchmark target --------------
-USER_AGENT = "neu-news-crawler/0.1 (+https://github.com/neu-news/neu-news-crawler)"
+# --- Politeness: the sites are universities' servers, not a benchmark target -------------------
+# The User-Agent names NEU_CONTACT (below): built by this add-on, unless USER_AGENT is set.
+ADDONS = {"crawler.config.BrandedUserAgent": 0}
 ROBOTSTXT_OBEY = True
 CONCURRENT_REQUESTS_PER_DOMAIN = 1
 DOWNLOAD_DELAY = 1
@@ -45,6 +48,8 @@ FEED_EXPORT_ENCODING = "utf-8"
 LOG_LEVEL = "INFO"
 
 # --- This project's own settings (read by the components that use them) ------------------------
+# Who runs the crawl, in its User-Agent: an http(s) URL or an e-mail address.
+NEU_CONTACT = branding.DEFAULT_BRANDING.contact
 # NEU_SOURCES_FILE: TOML file of columns to crawl; the default ships in crawler/sources.toml.
 NEU_SOURCES_FILE = ""
 # Pause before the n-th retry of a request: base * 2**(n-1) seconds, capped.

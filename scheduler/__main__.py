@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from crawler.branding import crawl_settings
 from crawler.commandline import CONFIG_ERROR_EXIT, ConfigError, positive_int
 from crawler.store.locks import DataDirError
 from scheduler.config import load_schedule, parse_duration
@@ -55,7 +56,10 @@ def schedule_main(argv: list[str]) -> int:
             crawl=CrawlOptions(
                 data_dir=options.data_dir.absolute(),
                 sources_file=options.sources.absolute() if options.sources else None,
-                settings=tuple(check_setting(setting) for setting in options.settings),
+                settings=(
+                    *crawl_settings(schedule.branding),
+                    *(check_setting(setting) for setting in options.settings),
+                ),
                 grace=option_duration("--grace", options.grace),
             ),
             timezone=schedule.timezone,

@@ -16,6 +16,7 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from crawler.branding import DEFAULT_BRANDING, Branding, parse_branding
 from crawler.commandline import ConfigError
 from crawler.sources import Source, SourcesError, load_sources
 from crawler.tomlfile import check_keys, read_toml
@@ -25,7 +26,7 @@ DEFAULT_TIMEZONE = "Asia/Shanghai"
 # The job that --every/--cron put in place of the schedule file's jobs.
 OVERRIDE_JOB_ID = "all"
 JOB_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
-TOP_KEYS = frozenset({"timezone", "jobs", "health"})
+TOP_KEYS = frozenset({"timezone", "jobs", "health", "branding"})
 # A unit is required: a bare "5" read as seconds was taken for minutes.
 DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -75,6 +76,8 @@ class Schedule:
     jobs: tuple[Job, ...]
     rules: HealthRules
     known_sources: frozenset[str]  # every source of the sources file, enabled or not
+    # [branding]: its contact goes to every crawl (crawler.branding.crawl_settings).
+    branding: Branding = DEFAULT_BRANDING
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,7 @@ def load_schedule(
     check_keys(f"{file}: top level", data, TOP_KEYS, ConfigError)
     zone = parse_timezone(timezone or data.get("timezone", DEFAULT_TIMEZONE))
     rules = parse_rules(file, data.get("health", {}))
+    branding = parse_branding(f"{file}: [branding]", data.get("branding", {}))
     if every or cron:
         tables = [_JobTable(OVERRIDE_JOB_ID, every, cron, None, "--every" if every else "--cron")]
     else:
@@ -113,7 +117,7 @@ def load_schedule(
         _build_job(table, resolved[table.id], zone) for table in select_jobs(tables, only_jobs)
     )
     known = frozenset(source.name for source in sources)
-    return Schedule(timezone=zone, jobs=jobs, rules=rules, known_sources=known)
+    return Schedule(timezone=zone, jobs=jobs, rules=rules, known_sources=known, branding=branding)
 
 
 def default_timeout(interval: float) -> float:

@@ -10,12 +10,20 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from crawler.commandline import iso_date, positive_int
+from crawler.branding import DEFAULT_BRANDING, Branding, branded, load_branding
+from crawler.commandline import CONFIG_ERROR_EXIT, ConfigError, iso_date, positive_int
 from crawler.store.feed import FEED_FILE
 from crawler.store.reader import follow_feed, iter_feed
 from crawler.store.state import STATE_FILE
 
 DEFAULT_DATA_DIR = Path("data")
+# Export options, each a field of crawler.branding.Branding.
+BRANDING_OPTIONS = {
+    "title": "the feed's title",
+    "link": "the site the feed is about (and its Atom id unless --id)",
+    "id": "the Atom feed's id, an absolute URI",
+    "language": "the feed's language tag, e.g. zh-CN or en",
+}
 
 
 def add_commands(commands: Any) -> None:
@@ -46,6 +54,15 @@ def add_commands(commands: Any) -> None:
     export.add_argument(
         "-o", "--output", type=Path, metavar="FILE", help="write here instead of stdout"
     )
+    export.add_argument(
+        "--branding",
+        type=Path,
+        metavar="FILE",
+        help="TOML file whose [branding] table names the feed, e.g. the scheduler's schedule "
+        "file (default: NEU's news)",
+    )
+    for option, what in BRANDING_OPTIONS.items():
+        export.add_argument(f"--{option}", metavar=option.upper(), help=f"{what} (over --branding)")
 
 
 def run_feed(options: argparse.Namespace) -> int:
@@ -85,19 +102,31 @@ def run_export(options: argparse.Namespace) -> int:
     # Imported here so that `feed` does not pay for feedgen and lxml.
     from crawler.store.export import write_syndication
 
+    try:
+        branding = export_branding(options)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return CONFIG_ERROR_EXIT
     feed_path, state_path = _paths(options.data_dir)
     if not feed_path.is_file():
         return _missing_feed(feed_path)
     records = iter_feed(feed_path, latest=True, state_path=state_path)
     out: BinaryIO | Path = options.output if options.output is not None else sys.stdout.buffer
     try:
-        write_syndication(records, out, fmt=options.fmt, limit=options.limit)
+        write_syndication(records, out, fmt=options.fmt, limit=options.limit, branding=branding)
     except BrokenPipeError:
         return _reader_gone()
     except OSError as exc:
         print(f"neu-news: {exc.filename or options.output}: {exc.strerror}", file=sys.stderr)
         return 1
     return 0
+
+
+def export_branding(options: argparse.Namespace) -> Branding:
+    """The ``--branding`` file's branding (NEU's without one), with the options over it."""
+    base = load_branding(options.branding) if options.branding else DEFAULT_BRANDING
+    given = {option: getattr(options, option) for option in BRANDING_OPTIONS}
+    return branded(given, lambda option: f"--{option}", base)
 
 
 def _add_data_dir(parser: argparse.ArgumentParser) -> None:

@@ -17,6 +17,7 @@ from typing import BinaryIO, Literal
 
 from feedgen.feed import FeedGenerator
 
+from crawler.branding import DEFAULT_BRANDING, Branding
 from crawler.items import CHINA_TZ
 from crawler.store.feed import write_atomically
 from crawler.store.reader import Record
@@ -26,8 +27,6 @@ logger = logging.getLogger(__name__)
 Format = Literal["atom", "rss"]
 FORMATS: tuple[Format, ...] = ("atom", "rss")
 
-DEFAULT_TITLE = "东北大学新闻"
-DEFAULT_LINK = "https://neunews.neu.edu.cn/"
 # Characters XML 1.0 cannot carry; lxml refuses the whole document if one slips through.
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
@@ -40,11 +39,10 @@ def write_syndication(
     *,
     fmt: Format,
     limit: int = 50,
-    title: str = DEFAULT_TITLE,
-    link: str = DEFAULT_LINK,
+    branding: Branding = DEFAULT_BRANDING,
 ) -> int:
-    """Write an Atom or RSS document of the newest *limit* records to *out*; return the entry
-    count.
+    """Write an Atom or RSS document of the newest *limit* records to *out*, titled, linked and
+    identified as *branding* says; return the entry count.
 
     Newest is by ``published`` (a bare date is midnight Beijing time), else ``first_seen``; the
     entry's id (Atom) or guid (RSS) is the article URL. A *Path* is replaced atomically.
@@ -52,7 +50,7 @@ def write_syndication(
     if fmt not in FORMATS:
         raise ValueError(f"unknown syndication format {fmt!r}: use atom or rss")
     entries = newest(records, limit)
-    document = render(entries, fmt=fmt, title=title, link=link)
+    document = render(entries, fmt=fmt, branding=branding)
     if isinstance(out, Path):
         write_atomically(out, document)
     else:
@@ -94,18 +92,18 @@ def newest(records: Iterable[Record], limit: int) -> list[Record]:
     return [item[2] for item in sorted(heap, key=lambda item: item[:2], reverse=True)]
 
 
-def render(entries: list[Record], *, fmt: Format, title: str, link: str) -> bytes:
+def render(entries: list[Record], *, fmt: Format, branding: Branding) -> bytes:
     """The UTF-8 XML document for *entries*, in the order given."""
     fg = FeedGenerator()
     if fmt == "rss":
         # RSS <author> must be an e-mail address; names go in dc:creator instead.
         fg.load_extension("dc")
-    fg.id(link)
-    fg.title(title)
-    fg.subtitle(title)
-    fg.link(href=link, rel="alternate")
-    fg.author({"name": title})
-    fg.language("zh-CN")
+    fg.id(branding.id)
+    fg.title(branding.title)
+    fg.subtitle(branding.title)
+    fg.link(href=branding.link, rel="alternate")
+    fg.author({"name": branding.title})
+    fg.language(branding.language)
     updated: list[datetime] = []
     for record in entries:
         updated.append(_add_entry(fg, record, fmt))
