@@ -10,6 +10,8 @@ from twisted.python.failure import Failure
 # Failures that say a page is not there (or never fits) rather than that the server struggles:
 # they do not make the next run walk the whole column again.
 PERMANENT_FAILURES = frozenset({"http_404", "http_410", "too_large"})
+# Failures that say a page is gone from its URL: a column's list page may live on elsewhere.
+GONE_FAILURES = frozenset({"http_404", "http_410"})
 
 
 def failure_reason(error: BaseException | None) -> str:
@@ -24,6 +26,11 @@ def failure_reason(error: BaseException | None) -> str:
 def is_permanent(reason: str) -> bool:
     """Whether a failure of this reason will happen again however often the page is asked for."""
     return reason in PERMANENT_FAILURES
+
+
+def is_gone(reason: str) -> bool:
+    """Whether a failure of this reason says the page is no longer at its URL."""
+    return reason in GONE_FAILURES
 
 
 def failed_request(failure: Failure) -> scrapy.Request:

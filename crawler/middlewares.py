@@ -12,12 +12,14 @@ from scrapy.exceptions import IgnoreRequest, NotConfigured
 
 from crawler import stats
 from crawler.extract.urls import netloc
+from crawler.walks import source_of
 
 logger = logging.getLogger(__name__)
 
 
 class SourceHostsMiddleware:
-    """Drop any request, redirects included, whose host:port is not one of the sources'.
+    """Drop any request, redirects included, whose host:port is not one of the sources' (their
+    start URLs' and ``hosts``), counted for the source it was made for.
 
     Scrapy's OffsiteMiddleware compares host names only; on one machine two sites differ by
     port, and a redirect to another port must not leave the crawl's sites either.
@@ -34,8 +36,13 @@ class SourceHostsMiddleware:
         hosts: frozenset[str] | None = getattr(self.crawler.spider, "hosts", None)
         if hosts is None or netloc(request.url) in hosts:
             return
-        assert self.crawler.stats is not None
-        self.crawler.stats.inc_value(stats.total(stats.skipped("offsite")))
+        counter = self.crawler.stats
+        assert counter is not None
+        source = source_of(request.cb_kwargs)
+        if source is None:
+            counter.inc_value(stats.total(stats.skipped("offsite")))
+        else:
+            stats.count(counter, source.name, stats.skipped("offsite"))
         logger.debug("Not leaving the sources' hosts: %s", request.url)
         raise IgnoreRequest(f"offsite: {request.url}")
 

@@ -21,6 +21,10 @@ COLUMNS_DISCOVERED = "columns_discovered"
 NO_CONTAINER = "extract/no_container"
 RECHECK_REQUESTS = "recheck/requests"
 RECHECK_NOT_MODIFIED = "recheck/not_modified"
+# A column's configured list page was gone (404, 410, no article links) and its label led to
+# the new one on the site's home page; or the label led nowhere.
+RELOCATED = "relocated"
+COLUMN_NOT_FOUND = "column_not_found"
 
 
 # The article fields whose absence is counted (``missing/<field>``), judged by the health check.
@@ -41,7 +45,9 @@ def missing(field: str) -> str:
 
 
 def skipped(reason: str) -> str:
-    """A link or page not followed or not parsed, by reason (``known``, ``offsite``…)."""
+    """A link or page not followed or not parsed, by reason (``known``, ``offsite``…).
+
+    ``offsite``: a request (a redirect's included) to a host that no source may crawl."""
     return f"skipped/{reason}"
 
 

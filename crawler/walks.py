@@ -5,17 +5,23 @@ whose last walk did not finish) reads every page, requesting all the pages the p
 once; an incremental walk stops at the first page whose oldest article is known (lists run
 newest first), after ``lookback`` more pages. A walk is finished when it met no failure and its
 articles are done; until then the next run walks the column in full again.
+
+A labelled column whose first list page is gone (404, 410, no article links) is looked for by
+its label on the site's home page, once a run: the page found is walked in its place, and once
+it lists articles, remembered, so that the next runs start there.
 """
 
 from __future__ import annotations
 
+import enum
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from crawler import stats
+from crawler.extract.columns import home_url
 from crawler.extract.listing import ListedArticle, ListPage, numbered_pages
 from crawler.extract.selectors import MIN_DISCOVERED_LIST_LINKS
 from crawler.extract.urls import canonical_url
@@ -37,13 +43,25 @@ class WalkState(Protocol):
     def set_walk_complete(self, key: str, complete: bool) -> None: ...
     def flush(self) -> None: ...
     def rechecks(self, first_seen_after: str) -> list[Recheck]: ...
+    def relocated_column(self, source: str, label: str, configured: str) -> str | None: ...
+    def set_relocated_column(self, source: str, label: str, configured: str, url: str) -> None: ...
+
+
+class Search(enum.Enum):
+    """Where a column stands in the search for its list page by its label."""
+
+    NONE = "none"  # not looked for in this run
+    HOME = "home"  # its site's home page is being read for the label
+    CANDIDATE = "candidate"  # this walk's first page is the one the label led to
+    DONE = "done"  # found or not: not looked for again in this run
 
 
 @dataclass
 class Walk:
     """One column's walk through its list pages in this run."""
 
-    key: str  # canonical URL of the first list page
+    url: str  # the first list page, as linked
+    key: str  # its canonical URL
     source: Source
     column: str | None
     full: bool  # every page (backfill, or the last walk did not finish)
@@ -52,6 +70,11 @@ class Walk:
     seen: set[str] = field(default_factory=set)
     failed: bool = False
     enumerated: bool = False  # every page was requested from the pager's numbering at once
+    # The labelled column's start URL in the sources file (None: a discovered column). Its
+    # walk may start elsewhere: where the column was found when that URL was gone.
+    configured: str | None = None
+    search: Search = Search.NONE
+    relocated_from: str | None = None  # the gone first page this walk replaces
 
 
 @dataclass(frozen=True)
@@ -60,6 +83,13 @@ class Fetch:
 
     article: ListedArticle
     walk: Walk
+
+
+def source_of(cb_kwargs: Mapping[str, Any]) -> Source | None:
+    """The source a request of the crawl was made for (None: Scrapy's own, like robots.txt)."""
+    walk: Walk | None = cb_kwargs.get("walk")
+    source: Source | None = walk.source if walk is not None else cb_kwargs.get("source")
+    return source
 
 
 def is_column(page: ListPage) -> bool:
@@ -95,16 +125,95 @@ class Walks:
 
     def start(self, url: str, source: Source, column: str | None) -> Walk:
         """A new walk of the column whose first list page is *url*."""
-        key = canonical_url(url)
-        walk = Walk(
-            key=key,
-            source=source,
-            column=column,
-            full=self.backfill or not self.state.walk_complete(key),
-            lookback=self.lookback_pages,
-        )
+        walk = self._walk(url, source, column)
+        walk.full = self.backfill or not self.state.walk_complete(walk.key)
         self.walks.append(walk)
         return walk
+
+    def start_configured(self, url: str, source: Source) -> Walk:
+        """The walk of a start URL of *source*: from where its column was found last, if that
+        URL was gone then."""
+        if source.column is None:
+            return self.start(url, source, None)
+        found = self.state.relocated_column(source.name, source.column, canonical_url(url))
+        walk = self.start(found or url, source, source.column)
+        walk.configured = url
+        return walk
+
+    def may_search(self, walk: Walk) -> bool:
+        """Whether *walk*'s column is to be looked for by its label, its first page being
+        gone: a configured column, not looked for yet in this run."""
+        return walk.configured is not None and walk.search is Search.NONE and walk.pages == 0
+
+    def search(self, walk: Walk) -> str:
+        """The home page to read for *walk*'s label: that of its first page's site."""
+        walk.search = Search.HOME
+        return home_url(walk.url)
+
+    def relocate(self, walk: Walk, url: str | None) -> Walk | None:
+        """The walk of *url*, the page its site's home page links by *walk*'s label, in place
+        of *walk*; None when the label led nowhere new."""
+        if url is None or canonical_url(url) == walk.key:
+            self.not_found(walk)
+            return None
+        walk.search = Search.DONE
+        moved = self._walk(url, walk.source, walk.column)
+        # A move does not make the column's history unknown: an incremental walk stays one.
+        moved.full = walk.full
+        moved.configured = walk.configured
+        moved.search = Search.CANDIDATE
+        moved.relocated_from = walk.url
+        self.walks = [moved if each is walk else each for each in self.walks]
+        return moved
+
+    def search_failed(self, walk: Walk) -> None:
+        """A page the search for *walk*'s column needed is gone for good: the column is not
+        found (nothing happens when no search is under way)."""
+        if walk.search in (Search.HOME, Search.CANDIDATE):
+            self.not_found(walk)
+
+    def _walk(self, url: str, source: Source, column: str | None) -> Walk:
+        """A walk from *url*, full until said otherwise."""
+        return Walk(
+            url=url,
+            key=canonical_url(url),
+            source=source,
+            column=column,
+            full=True,
+            lookback=self.lookback_pages,
+        )
+
+    def not_found(self, walk: Walk) -> None:
+        """The search for *walk*'s column ends without a list page: counted and logged once."""
+        walk.search = Search.DONE
+        self.count(walk.source.name, stats.COLUMN_NOT_FOUND, 1)
+        logger.warning(
+            "Column %r of source %s not found: %s is gone and its site's home page links no "
+            "list of articles by that label",
+            walk.column,
+            walk.source.name,
+            walk.relocated_from or walk.url,
+        )
+
+    def _found(self, walk: Walk, page: ListPage) -> None:
+        """The first page of a column found by its label is read: it is the column if it lists
+        articles, and then remembered for the next runs."""
+        if not page.articles:
+            self.not_found(walk)
+            return
+        walk.search = Search.DONE
+        assert walk.column is not None and walk.configured is not None  # set by start_configured
+        self.state.set_relocated_column(
+            walk.source.name, walk.column, canonical_url(walk.configured), walk.url
+        )
+        self.count(walk.source.name, stats.RELOCATED, 1)
+        logger.warning(
+            "Column %r of source %s moved: %s -> %s",
+            walk.column,
+            walk.source.name,
+            walk.relocated_from,
+            walk.url,
+        )
 
     def read(self, walk: Walk, page: ListPage, url: str) -> list[str]:
         """Take in one list page of *walk*: queue its new articles; return the list pages to
@@ -119,6 +228,8 @@ class Walks:
             logger.warning("No article links on list page %s", url)
         for listed in page.articles:
             self._take(walk, listed)
+        if walk.search is Search.CANDIDATE:
+            self._found(walk, page)
         if not page.articles or self.state.is_known(page.articles[-1].id):
             # Lists run newest first: once the oldest article of a page is known, the pages
             # after it hold nothing new (past the lookback pages). Pinned items sit on top.

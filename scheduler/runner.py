@@ -174,6 +174,12 @@ def run_record(
         "updated": crawl_stats.read(stats, crawl_stats.feed_outcome(crawl_stats.UPDATED)),
         "pages": int(stats.get(crawl_stats.RESPONSES, 0)),
         "errors": error_counts(stats),
+        # Sources whose column was found again by its label: its list URL had moved.
+        "relocated": {
+            name: moved
+            for name in job.sources
+            if (moved := crawl_stats.read(stats, crawl_stats.RELOCATED, name))
+        },
         "per_source": {name: source_record(figures[name], health[name]) for name in job.sources},
     }
 

@@ -17,7 +17,7 @@ from crawler.extract.listing import ListedArticle, ListPage
 from crawler.extract.urls import canonical_id, canonical_url
 from crawler.sources import Source
 from crawler.store.datadir import Recheck
-from crawler.walks import Walk, Walks
+from crawler.walks import Search, Walk, Walks
 
 BASE = "https://neunews.neu.edu.cn"
 FIRST = f"{BASE}/ddyw.htm"
@@ -36,6 +36,8 @@ class DictState:
     recheck_list: list[Recheck] = field(default_factory=list)
     asked_since: list[str] = field(default_factory=list)
     events: list[tuple[str, str, bool] | tuple[str]] = field(default_factory=list)
+    # (source, label, canonical configured URL) -> where the column was found
+    relocated: dict[tuple[str, str, str], str] = field(default_factory=dict)
 
     def is_known(self, article_id: str) -> bool:
         return article_id in self.known
@@ -57,6 +59,12 @@ class DictState:
     def rechecks(self, first_seen_after: str) -> list[Recheck]:
         self.asked_since.append(first_seen_after)
         return list(self.recheck_list)
+
+    def relocated_column(self, source: str, label: str, configured: str) -> str | None:
+        return self.relocated.get((source, label, configured))
+
+    def set_relocated_column(self, source: str, label: str, configured: str, url: str) -> None:
+        self.relocated[(source, label, configured)] = url
 
 
 class Counts:
@@ -406,3 +414,101 @@ def test_rechecks_keep_the_asked_sources_and_their_known_columns() -> None:
     assert state.asked_since == ["2024-05-01T08:00:00+00:00"]
     assert walks.columns(mine.id) == [COLUMN]
     assert walks.columns(theirs.id) == []
+
+
+# -- columns found again by their label ------------------------------------------------------------
+
+MOVED = f"{BASE}/xwzx/ddyw.htm"
+
+
+def test_configured_column_starts_where_it_was_found_last() -> None:
+    state = DictState(relocated={(SOURCE.name, COLUMN, canonical_url(FIRST)): MOVED})
+    walk = make_walks(state, Counts()).start_configured(FIRST, SOURCE)
+    assert (walk.url, walk.key, walk.configured) == (MOVED, canonical_url(MOVED), FIRST)
+    assert walk.column == COLUMN
+
+
+def test_relocation_of_another_configured_url_is_not_used() -> None:
+    # The sources file now names another URL: the user's fix wins over the remembered one.
+    state = DictState(relocated={(SOURCE.name, COLUMN, canonical_url(f"{BASE}/old.htm")): MOVED})
+    walk = make_walks(state, Counts()).start_configured(FIRST, SOURCE)
+    assert walk.url == FIRST
+
+
+def test_only_a_labelled_configured_column_is_searched_and_only_from_its_first_page() -> None:
+    walks = make_walks(DictState(), Counts())
+    unlabelled = Source(name="x", start_urls=(FIRST,), language="zh")
+    assert not walks.may_search(walks.start_configured(FIRST, unlabelled))
+    assert not walks.may_search(walks.start(FIRST, SOURCE, COLUMN))  # a discovered column
+    walk = walks.start_configured(FIRST, SOURCE)
+    assert walks.may_search(walk)
+    walks.read(walk, list_page([3, 2], next_url=vsb_page(2)), FIRST)
+    assert not walks.may_search(walk)
+
+
+def test_relocated_walk_replaces_the_gone_one_keeps_it_incremental_and_is_remembered() -> None:
+    state = DictState()
+    counts = Counts()
+    state.complete[canonical_url(FIRST)] = True
+    walks = make_walks(state, counts)
+    gone = walks.start_configured(FIRST, SOURCE)
+    other = walks.start_configured(OTHER.start_urls[0], OTHER)
+    assert walks.search(gone) == f"{BASE}/"
+    assert not walks.may_search(gone)
+
+    moved = walks.relocate(gone, MOVED)
+
+    assert moved is not None
+    assert walks.walks == [moved, other]
+    assert (moved.url, moved.column, moved.relocated_from) == (MOVED, COLUMN, FIRST)
+    assert not moved.full
+    assert moved.search is Search.CANDIDATE
+    assert state.relocated == {}  # not before the page is seen to list articles
+    walks.read(moved, list_page([3, 2]), MOVED)
+    assert state.relocated == {(SOURCE.name, COLUMN, canonical_url(FIRST)): MOVED}
+    assert counts[(SOURCE.name, stats.RELOCATED)] == 1
+    assert not walks.may_search(moved)
+    walks.finish()
+    assert [event for event in state.events if event[0] == "set"] == [
+        ("set", canonical_url(MOVED), True),
+        ("set", other.key, True),
+    ]
+
+
+@pytest.mark.parametrize("found", [None, FIRST])
+def test_label_leading_nowhere_new_is_counted_not_found(found: str | None) -> None:
+    counts = Counts()
+    walks = make_walks(DictState(), counts)
+    walk = walks.start_configured(FIRST, SOURCE)
+    walks.search(walk)
+    assert walks.relocate(walk, found) is None
+    assert counts[(SOURCE.name, stats.COLUMN_NOT_FOUND)] == 1
+    assert walk.search is Search.DONE
+    assert walks.walks == [walk]
+
+
+def test_found_page_without_articles_is_not_the_column() -> None:
+    state = DictState()
+    counts = Counts()
+    walks = make_walks(state, counts)
+    walk = walks.start_configured(FIRST, SOURCE)
+    walks.search(walk)
+    moved = walks.relocate(walk, MOVED)
+    assert moved is not None
+    walks.read(moved, list_page([]), MOVED)
+    assert state.relocated == {}
+    assert counts[(SOURCE.name, stats.RELOCATED)] == 0
+    assert counts[(SOURCE.name, stats.COLUMN_NOT_FOUND)] == 1
+
+
+def test_search_failed_ends_only_a_search_under_way() -> None:
+    counts = Counts()
+    walks = make_walks(DictState(), counts)
+    walk = walks.start_configured(FIRST, SOURCE)
+    walks.search_failed(walk)  # no search yet: a gone later page says nothing of the column
+    assert counts[(SOURCE.name, stats.COLUMN_NOT_FOUND)] == 0
+    walks.search(walk)
+    walks.search_failed(walk)  # the home page is gone
+    assert counts[(SOURCE.name, stats.COLUMN_NOT_FOUND)] == 1
+    walks.search_failed(walk)
+    assert counts[(SOURCE.name, stats.COLUMN_NOT_FOUND)] == 1

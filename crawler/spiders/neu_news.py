@@ -18,6 +18,7 @@ from twisted.python.failure import Failure
 
 from crawler import stats
 from crawler.config import crawl_config
+from crawler.extract.columns import find_column
 from crawler.extract.decoding import decode_html
 from crawler.extract.listing import (
     ListedArticle,
@@ -26,11 +27,11 @@ from crawler.extract.listing import (
     parse_list,
 )
 from crawler.extraction import ArticleExtractor, header
-from crawler.failures import failed_request, failure_reason, is_permanent
+from crawler.failures import failed_request, failure_reason, is_gone, is_permanent
 from crawler.items import FetchedArticle
 from crawler.pipelines import FeedPipeline
 from crawler.sources import Source
-from crawler.walks import Walk, Walks, is_column
+from crawler.walks import Walk, Walks, is_column, source_of
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +94,7 @@ class NeuNewsSpider(scrapy.Spider):
                         cb_kwargs={"source": source},
                     )
                 else:
-                    yield self._list_request(url, self.walks.start(url, source, source.column))
+                    yield self._list_request(self.walks.start_configured(url, source))
         recheck_days = settings.getfloat("NEU_RECHECK_DAYS")
         if recheck_days > 0:
             since = datetime.now(UTC) - timedelta(days=recheck_days)
@@ -139,7 +140,7 @@ class NeuNewsSpider(scrapy.Spider):
         self._count(source.name, stats.COLUMNS_DISCOVERED)
         walk = self.walks.start(response.url, source, source.column or label)
         for url in self.walks.read(walk, page, response.url):
-            yield self._list_request(url, walk)
+            yield self._list_request(walk, url)
 
     def parse_list_page(self, response: Response, walk: Walk) -> Iterator[scrapy.Request]:
         html = self._html(response, walk.source)
@@ -147,8 +148,24 @@ class NeuNewsSpider(scrapy.Spider):
         if page is None:
             self._count(walk.source.name, stats.skipped("unparsable_list"))
             return
-        for url in self.walks.read(walk, page, response.url):
-            yield self._list_request(url, walk)
+        lost = not page.articles and self.walks.may_search(walk)
+        next_pages = self.walks.read(walk, page, response.url)
+        if lost:
+            # A shell of the old column: its pager, if any, is not the column's.
+            yield self._search_request(walk)
+            return
+        for url in next_pages:
+            yield self._list_request(walk, url)
+
+    def parse_search_home(self, response: Response, walk: Walk) -> Iterator[scrapy.Request]:
+        """The home page of a column whose list page is gone: the link with its label is
+        walked in its place."""
+        html = self._html(response, walk.source)
+        assert walk.column is not None  # only labelled columns are searched
+        found = find_column(html, response.url, walk.column) if html is not None else None
+        moved = self.walks.relocate(walk, found)
+        if moved is not None:
+            yield self._list_request(moved, dont_filter=True)
 
     async def parse_article_page(
         self, response: Response, source: Source, listed: ListedArticle, walk: Walk | None
@@ -171,13 +188,21 @@ class NeuNewsSpider(scrapy.Spider):
 
     # -- errbacks: count every failure by reason; a transient one leaves the walk unfinished ----
 
-    def request_failed(self, failure: Failure) -> None:
+    def request_failed(self, failure: Failure) -> Iterator[scrapy.Request]:
         request = failed_request(failure)
         source, walk = _source_and_walk(request.cb_kwargs)
         reason = failure_reason(failure.value)
         self._count(source.name, stats.failed(reason))
+        if walk is not None and is_gone(reason) and self.walks.may_search(walk):
+            logger.info("Gone (%s): %s; looking for column %r", reason, request.url, walk.column)
+            yield self._search_request(walk)
+            return
         logger.warning("Failed (%s): %s", reason, request.url)
-        if walk is not None and not is_permanent(reason):
+        if walk is None:
+            return
+        if is_permanent(reason):
+            self.walks.search_failed(walk)
+        else:
             self.walks.fail(walk)
 
     def callback_failed(self, failure: Failure, response: Response | None) -> None:
@@ -192,12 +217,27 @@ class NeuNewsSpider(scrapy.Spider):
 
     # -- requests --------------------------------------------------------------------------------
 
-    def _list_request(self, url: str, walk: Walk) -> scrapy.Request:
+    def _list_request(
+        self, walk: Walk, url: str | None = None, *, dont_filter: bool = False
+    ) -> scrapy.Request:
+        """A list page of *walk* (its first page without *url*)."""
         return scrapy.Request(
-            url,
+            url or walk.url,
             callback=self.parse_list_page,
             errback=self.request_failed,
             cb_kwargs={"walk": walk},
+            dont_filter=dont_filter,
+        )
+
+    def _search_request(self, walk: Walk) -> scrapy.Request:
+        """The home page of *walk*'s site, to find its column by its label. Never filtered as a
+        duplicate: other columns of the site may be looked for in the same run."""
+        return scrapy.Request(
+            self.walks.search(walk),
+            callback=self.parse_search_home,
+            errback=self.request_failed,
+            cb_kwargs={"walk": walk},
+            dont_filter=True,
         )
 
     def _article_request(
@@ -246,8 +286,7 @@ class NeuNewsSpider(scrapy.Spider):
 
 def _source_and_walk(cb_kwargs: dict[str, Any]) -> tuple[Source, Walk | None]:
     """The source and (for list and listed article pages) the walk a request was made for."""
+    source = source_of(cb_kwargs)
+    assert source is not None  # every request the spider makes names its source
     walk: Walk | None = cb_kwargs.get("walk")
-    if walk is not None:
-        return walk.source, walk
-    source: Source = cb_kwargs["source"]
-    return source, None
+    return source, walk
