@@ -11,7 +11,7 @@ import argparse
 import logging
 import sys
 
-from crawler.cli import extract, feed
+from crawler.cli import discover, extract, feed
 
 # Subcommands owned by the scheduler package; their arguments are its business.
 SCHEDULER_COMMANDS = ("schedule", "status")
@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     feed.add_commands(commands)
+    discover.add_command(commands)
     extract.add_command(commands)
     # Listed for --help only: main() hands these to the scheduler before parsing.
     commands.add_parser("schedule", help="run the crawl scheduler (see: neu-news schedule -h)")
