@@ -1,4 +1,6 @@
-"""``python -m replica serve …``: serve the replica until SIGINT/SIGTERM."""
+"""``python -m replica serve …`` (the replica's sites) or ``python -m replica portal …`` (a
+university portal linking replica sites and sites without news, for ``neu-news discover``):
+serve until SIGINT/SIGTERM."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from collections.abc import Sequence
 
 from replica.build import build_replica
 from replica.faults import TRANSIENT_KINDS, FaultConfig, parse_pins
+from replica.portal import PortalReplica
 from replica.server import ReplicaServer
 
 
@@ -40,6 +43,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="KIND:PATH",
         help="always answer PATH with fault KIND (repeatable)",
     )
+    portal = sub.add_parser(
+        "portal", help="serve a portal linking two replicas' sites and sites without news"
+    )
+    portal.add_argument("--seed", type=int, default=0, help="of the first replica (+1: second)")
+    portal.add_argument("--articles-per-column", type=int, default=25)
+    portal.add_argument("--page-size", type=int, default=10)
     return parser
 
 
@@ -57,6 +66,8 @@ def _faults(args: argparse.Namespace) -> FaultConfig | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "portal":
+        return _serve_portal(args)
     try:
         replica = build_replica(
             seed=args.seed,
@@ -70,13 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"replica: {exc}", file=sys.stderr)
         return 2
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: types.FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    stop = _stop_on_signal()
     with ReplicaServer(replica, faults) as server:
         if args.sources_out:
             replica.write_sources(args.sources_out, server, home=args.home)
@@ -85,6 +90,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         while not stop.wait(0.5):
             pass
     return 0
+
+
+def _serve_portal(args: argparse.Namespace) -> int:
+    try:
+        replicas = [
+            build_replica(args.seed + offset, args.articles_per_column, args.page_size, theme)
+            for offset, theme in enumerate(("default", "variant-3"))
+        ]
+    except ValueError as exc:
+        print(f"replica: {exc}", file=sys.stderr)
+        return 2
+    stop = _stop_on_signal()
+    with PortalReplica(replicas) as portal:
+        print("portal", portal.portal_url, flush=True)
+        for site in portal.news_sites():
+            print(site.cms, site.language, f"http://{site.location}/", flush=True)
+        while not stop.wait(0.5):
+            pass
+    return 0
+
+
+def _stop_on_signal() -> threading.Event:
+    """An event set by SIGINT or SIGTERM."""
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: types.FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    return stop
 
 
 if __name__ == "__main__":
