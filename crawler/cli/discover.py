@@ -2,7 +2,7 @@
 
 Runs the ``discover`` spider (crawler.spiders.discover) in this process with the project's
 settings, prints its progress on stderr and writes the sources file of the sub-sites with news.
-Scrapy is imported only when the command runs.
+Scrapy and the discovery code are imported only when the command runs.
 """
 
 from __future__ import annotations
@@ -15,8 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from crawler.commandline import CONFIG_ERROR_EXIT, UNFINISHED_EXIT, ConfigError
-from crawler.discover import check_portal_url, left_out_reason, sources_toml
-from crawler.store.feed import write_atomically
 
 # The portal was read but none of its sites has news columns: nothing to write.
 NOTHING_FOUND_EXIT = 1
@@ -59,7 +57,9 @@ def run_discover(options: argparse.Namespace) -> int:
     from scrapy.settings import Settings
 
     from crawler import settings as project_settings
+    from crawler.discover import check_portal_url, left_out_reason, sources_toml
     from crawler.spiders.discover import DiscoverSpider, max_requests
+    from crawler.store.feed import write_atomically
 
     settings = Settings()
     settings.setmodule(project_settings, priority="project")
