@@ -149,9 +149,12 @@ class ArticleParser:
         form), else the container."""
         if self.container is None:
             return self.tree
-        scope = self.cms_match[0].article_scope if self.cms_match else None
-        found = elements(self.container, scope) if scope else []
-        return found[0] if found else self.container
+        # Without a CMS container, any family's article scope around the densest paragraphs.
+        for profile in (self.cms_match[0],) if self.cms_match else self.profiles:
+            found = elements(self.container, profile.article_scope) if profile.article_scope else []
+            if found:
+                return found[0]
+        return self.container
 
     @cached_property
     def blocks(self) -> tuple[list[Block], list[Block]]:
