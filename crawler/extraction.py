@@ -95,6 +95,7 @@ class ArticleExtractor:
                 cms=source.cms,
                 crawled_at=utc_now(),
                 identity=identity,
+                profile=source.profile,
             )
         )
         if record is None:

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from lxml import etree
 
+from crawler.extract.profiles import PROFILES, Profile
 from crawler.extract.urls import netloc
 from crawler.tomlfile import check_keys, read_toml
 
@@ -21,7 +23,7 @@ DEFAULT_SOURCES_FILE = Path(__file__).with_name("sources.toml")
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 HOST_RE = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?$", re.IGNORECASE)
 LANGUAGES = ("zh", "en")
-CMS_NAMES = ("vsb", "webplus")
+CMS_NAMES = tuple(PROFILES)
 REQUIRED_KEYS = frozenset({"name", "start_urls", "language"})
 OPTIONAL_KEYS = frozenset(
     {
@@ -66,6 +68,15 @@ class Source:
         """Netlocs (host[:port]) this source may crawl: those of its start URLs, and its
         ``hosts``."""
         return frozenset(netloc(url) for url in self.start_urls) | self.extra_hosts
+
+    @cached_property
+    def profile(self) -> Profile | None:
+        """Its CMS family's profile (``cms``), extended with its own ``container`` and
+        ``article_pattern``; None when it names no family."""
+        base = PROFILES.get(self.cms) if self.cms else None
+        if base is None:
+            return None
+        return base.extended(container=self.container, article_url=self.article_pattern)
 
     def allows(self, url: str) -> bool:
         """Whether a discovered list page URL passes this source's ``allow`` patterns."""
@@ -146,6 +157,11 @@ def _parse_source(file: Path, index: int, table: object) -> Source:
     if not isinstance(allow, list) or not all(isinstance(item, str) for item in allow):
         raise SourcesError(f"{label}: key 'allow' must be a list of regular expressions")
     patterns = tuple(_regex(label, "allow", item) for item in allow)
+    article_pattern = _article_pattern(label, table.get("article_pattern"))
+    container = _container(label, table.get("container"))
+    for key in ("article_pattern", "container"):
+        if key in table and cms is None:
+            raise SourcesError(f"{label}: key {key!r} extends a CMS profile: give key 'cms' too")
 
     return Source(
         name=name,
@@ -158,8 +174,8 @@ def _parse_source(file: Path, index: int, table: object) -> Source:
         allow=patterns,
         confirmed=table.get("confirmed", False),
         extra_hosts=_hosts(label, table.get("hosts", [])),
-        article_pattern=_article_pattern(label, table.get("article_pattern")),
-        container=_container(label, table.get("container")),
+        article_pattern=article_pattern,
+        container=container,
     )
 
 

@@ -47,7 +47,8 @@ def missing(field: str) -> str:
 def skipped(reason: str) -> str:
     """A link or page not followed or not parsed, by reason (``known``, ``offsite``…).
 
-    ``offsite``: a request (a redirect's included) to a host that no source may crawl."""
+    ``offsite``: a request (a redirect's included) to a host that no source may crawl;
+    ``offsite_link``: an article link on a list page to a host its source may not follow."""
     return f"skipped/{reason}"
 
 

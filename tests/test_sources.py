@@ -27,19 +27,27 @@ def test_profile_overrides_are_parsed_and_carried(tmp_path: Path) -> None:
         tmp_path,
         'hosts = ["Www.Example.edu.cn", "127.0.0.1:8001"]\n'
         'article_pattern = "/content/\\\\d+\\\\.html$"\n'
-        "container = \"//div[@id='article']\"",
+        "container = \"//div[@id='article']\"\n"
+        'cms = "vsb"',
     )
     assert source.extra_hosts == {"www.example.edu.cn", "127.0.0.1:8001"}
     assert source.hosts == {"news.example.edu.cn", "www.example.edu.cn", "127.0.0.1:8001"}
     assert source.article_pattern is not None
     assert source.article_pattern.search("/content/12.html")
     assert source.container == "//div[@id='article']"
+    # They extend the family's profile: tried before the family's own.
+    assert source.profile is not None and source.profile.name == "vsb"
+    assert source.profile.containers[0] == "//div[@id='article']"
+    assert source.profile.article_urls[0] is source.article_pattern
+    assert source.profile.is_article_url("/content/12.html")
+    assert source.profile.is_article_url("/info/1002/3.htm")
 
 
 def test_sources_without_overrides_keep_their_start_hosts_only(tmp_path: Path) -> None:
     source = load_one(tmp_path, "")
     assert source.hosts == {"news.example.edu.cn"}
     assert (source.article_pattern, source.container) == (None, None)
+    assert source.profile is None  # no cms: the page's own fingerprints decide
 
 
 @pytest.mark.parametrize(
@@ -57,6 +65,9 @@ def test_sources_without_overrides_keep_their_start_hosts_only(tmp_path: Path) -
         ("container = \"//div[@id='a'\"", "key 'container': bad XPath"),
         ('container = "  "', "key 'container' must be an XPath expression"),
         ("container = 3", "key 'container' must be an XPath expression"),
+        ('container = "//div"', "key 'container' extends a CMS profile: give key 'cms' too"),
+        ('article_pattern = "x"', "key 'article_pattern' extends a CMS profile: give key 'cms'"),
+        ('cms = "joomla"', "key 'cms' must be one of vsb, webplus"),
     ],
 )
 def test_bad_override_is_one_line_naming_file_source_and_key(

@@ -383,6 +383,58 @@ def test_incremental_walk_stops_at_the_first_page_whose_oldest_article_is_known(
     run(scenario)
 
 
+def test_article_links_off_the_sources_hosts_are_counted_not_followed(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with open_crawl(tmp_path, NEU_RECHECK_DAYS=0) as crawl:
+            body = list_html(
+                [2, 1],
+                hrefs=[
+                    "https://mp.weixin.example.com/info/1002/7.htm",
+                    "https://other.edu.cn/info/1002/8.htm",
+                ],
+            )
+            await crawl.read_list(crawl.start_request(DDYW), body)
+            articles = await crawl.article_phase()
+            assert sorted(a.url for a in articles) == [article_url(1), article_url(2)]
+            assert crawl.stat(stats.skipped("offsite_link"), DDYW_SOURCE) == 2
+
+    run(scenario)
+
+
+def test_a_sources_hosts_and_article_pattern_widen_what_its_list_pages_list(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "sources.toml").write_text(
+        SOURCES_TOML.replace(
+            'cms = "vsb"',
+            'cms = "vsb"\nhosts = ["xinwen.neu.edu.cn"]\narticle_pattern = "/news/[0-9]+[.]shtml$"',
+            1,
+        ),
+        encoding="utf-8",
+    )
+
+    async def scenario() -> None:
+        async with open_crawl(tmp_path, NEU_RECHECK_DAYS=0) as crawl:
+            body = list_html(
+                [1],
+                hrefs=[
+                    "https://xinwen.neu.edu.cn/info/1002/5.htm",
+                    "/news/6.shtml",
+                    "https://other.edu.cn/news/7.shtml",
+                ],
+            )
+            await crawl.read_list(crawl.start_request(DDYW), body)
+            articles = await crawl.article_phase()
+            assert sorted(a.url for a in articles) == [
+                f"{NEWS}/info/1002/1.htm",
+                f"{NEWS}/news/6.shtml",
+                "https://xinwen.neu.edu.cn/info/1002/5.htm",
+            ]
+            assert crawl.stat(stats.skipped("offsite_link"), DDYW_SOURCE) == 1
+
+    run(scenario)
+
+
 def test_list_page_that_is_not_html_is_counted_and_ends_nothing_else(tmp_path: Path) -> None:
     async def scenario() -> None:
         async with open_crawl(tmp_path, "backfill") as crawl:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import cast
 from urllib.parse import urlsplit
@@ -35,6 +36,8 @@ class ListPage:
     last_url: str | None
     has_pager: bool
     title: str | None
+    # Article links dropped for being on a host the page's site may not follow them to.
+    offsite: int = 0
 
 
 @dataclass(frozen=True)
@@ -56,18 +59,30 @@ def is_home_url(url: str) -> bool:
     return any(path in profile.home_paths for profile in PROFILES.values())
 
 
-def parse_list(html: str, url: str, profile: Profile | None = None) -> ListPage | None:
+def parse_list(
+    html: str,
+    url: str,
+    profile: Profile | None = None,
+    hosts: Collection[str] = (),
+) -> ListPage | None:
     """The articles listed in the page's main list, in order, and the pager's next page;
-    *profile* (a source's own, extended) says first which links are articles."""
+    *profile* (a source's own, extended) says first which links are articles, and articles
+    may be on the page's own host or on *hosts* (netlocs)."""
     tree = load_html(html)
     if tree is None:
         return None
     pager = _find_pager(tree)
+    allowed = {netloc(url), *hosts}
     groups: dict[lxml_html.HtmlElement, list[str]] = defaultdict(list)
+    offsite: set[str] = set()
     for anchor in tree.iter("a"):
         link = absolute_link(url, anchor.get("href"))
-        if link and is_article_url(link, profile) and _same_site(link, url):
+        if not link or not is_article_url(link, profile):
+            continue
+        if netloc(link) in allowed:
             groups[_list_group(anchor)].append(link)
+        else:
+            offsite.add(link)
     articles: list[ListedArticle] = []
     seen: set[str] = set()
     for group in _main_groups(groups, pager):
@@ -86,6 +101,7 @@ def parse_list(html: str, url: str, profile: Profile | None = None) -> ListPage 
         ),
         has_pager=pager is not None,
         title=_page_title(tree),
+        offsite=len(offsite),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from crawler.extract.article import ParsedArticle, parse_article
+from crawler.extract.profiles import Profile
 from crawler.extract.urls import canonical_id, canonical_url, netloc
 from crawler.items import ArticleRecord, Attachment
 
@@ -19,15 +20,16 @@ def record_of_page(
     cms: str | None,
     crawled_at: str,
     identity: tuple[str, str] | None = None,
+    profile: Profile | None = None,
 ) -> ArticleRecord | None:
     """The record of the article page *html* at *url*; None if the page is not HTML.
 
     Its canonical URL and id are *identity* when the caller knows them already (the crawl
     computes both when a list page links the article), else they come from *url*. *cms* is the
-    source's hint (see ``parse_article``). This is what both the crawl and ``neu-news extract``
-    call: one page, one record, whoever asks.
+    source's hint and *profile* its own extended profile (see ``parse_article``). This is what
+    both the crawl and ``neu-news extract`` call: one page, one record, whoever asks.
     """
-    parsed = parse_article(html, url, cms=cms)
+    parsed = parse_article(html, url, cms=cms, profile=profile)
     if parsed is None:
         return None
     if identity is None:

@@ -22,6 +22,7 @@ from crawler.extract.columns import find_column
 from crawler.extract.decoding import decode_html
 from crawler.extract.listing import (
     ListedArticle,
+    ListPage,
     find_column_links,
     is_home_url,
     parse_list,
@@ -132,8 +133,7 @@ class NeuNewsSpider(scrapy.Spider):
         self, response: Response, source: Source, label: str
     ) -> Iterator[scrapy.Request]:
         """A page linked from a home page: crawled as a column if it looks like a list."""
-        html = self._html(response, source)
-        page = parse_list(html, response.url) if html is not None else None
+        page = self._list_page(response, source)
         if page is None or not is_column(page):
             self._count(source.name, stats.skipped("not_a_list"))
             return
@@ -143,8 +143,7 @@ class NeuNewsSpider(scrapy.Spider):
             yield self._list_request(walk, url)
 
     def parse_list_page(self, response: Response, walk: Walk) -> Iterator[scrapy.Request]:
-        html = self._html(response, walk.source)
-        page = parse_list(html, response.url) if html is not None else None
+        page = self._list_page(response, walk.source)
         if page is None:
             self._count(walk.source.name, stats.skipped("unparsable_list"))
             return
@@ -278,6 +277,17 @@ class NeuNewsSpider(scrapy.Spider):
         self._count(source.name, stats.skipped("not_html"))
         logger.warning("Not an HTML page: %s", response.url)
         return None
+
+    def _list_page(self, response: Response, source: Source) -> ListPage | None:
+        """The list page as *source* reads it (its profile, its hosts), off-site links counted."""
+        html = self._html(response, source)
+        page = parse_list(html, response.url, source.profile, source.hosts) if html else None
+        if page is not None and page.offsite:
+            self._count(source.name, stats.skipped("offsite_link"), page.offsite)
+            logger.debug(
+                "%d article links off %s's hosts on %s", page.offsite, source.name, response.url
+            )
+        return page
 
     def _count(self, source: str, key: str, amount: int = 1) -> None:
         assert self.crawler.stats is not None
