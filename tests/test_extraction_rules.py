@@ -135,3 +135,19 @@ def test_pager_numbering_gives_every_page() -> None:
     ]
     assert numbered_pages("https://a.cn/ddyw/10.htm", "https://a.cn/other/1.htm") == []
     assert numbered_pages("https://a.cn/ddyw/10.htm", "javascript:;") == []
+
+
+def test_single_page_column_takes_its_title_from_the_head_and_the_body_not_a_sidebar() -> None:
+    """A column of one page shows its title only in <title> and as the body's first line; the
+    heading before the body is a sidebar's."""
+    page = (
+        "<html><head><title>Upcoming conf. submissions-数据科学实验室</title></head><body>"
+        "<ul><li><a href='a.htm'>Upcoming conf. submissions</a></li></ul>"
+        "<h3>Information for students</h3>"
+        "<div id='vsb_content'><p><span>Upcoming conf. submissions</span></p>"
+        "<p>ICASSP 2016, Shanghai, China: submissions close on September 25, 2015.</p></div>"
+        "</body></html>"
+    )
+    parsed = parse_article(page, "http://lab.example.edu.cn/en/Upcoming.htm", "vsb")
+    assert parsed is not None
+    assert parsed.title == "Upcoming conf. submissions"

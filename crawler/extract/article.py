@@ -182,6 +182,10 @@ class ArticleParser:
             and not selectors.BREADCRUMB_RE.search(block.text)
         ]
         in_head = [index for index in candidates if self._is_head_title(before[index].text)]
+        if not in_head and self.container_lines and self._is_head_title(self.container_lines[0]):
+            # A single-page column: its title is <title>'s and the body's first line, and what
+            # stands before the body is the site's (a sidebar's heading).
+            return None
         if in_head:
             return max(in_head, key=lambda index: (len(before[index].text), index))
         if self.container is None:
@@ -251,12 +255,16 @@ class ArticleParser:
         return found
 
     @cached_property
-    def byline_lines(self) -> list[str]:
-        """The last lines of the body, where ``本文作者：…`` or ``文章来源：…`` may stand."""
+    def container_lines(self) -> list[str]:
+        """The text lines of the CMS container ([] when the page has none)."""
         if self.cms_container is None:
             return []
-        lines = [block.text for block in page_blocks(self.cms_container).before]
-        return lines[-selectors.BYLINE_WINDOW :]
+        return [block.text for block in page_blocks(self.cms_container).before]
+
+    @cached_property
+    def byline_lines(self) -> list[str]:
+        """The last lines of the body, where ``本文作者：…`` or ``文章来源：…`` may stand."""
+        return self.container_lines[-selectors.BYLINE_WINDOW :]
 
     # -- fields ----------------------------------------------------------------------------------
 
