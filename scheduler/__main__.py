@@ -21,9 +21,11 @@ from scheduler.config import load_schedule, parse_duration
 from scheduler.crawl import CrawlOptions, check_setting
 from scheduler.history import lock_data_dir, repair_runs
 from scheduler.metrics import Metrics
+from scheduler.outbox import Courier, Outbox
 from scheduler.runner import Runner, RunnerOptions
 from scheduler.service import run_forever, run_once, stop_on_signals
 from scheduler.status import NO_HISTORY_EXIT, NoHistory, report
+from scheduler.webhook import redact
 
 COMMANDS = ("schedule", "status")
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -66,8 +68,8 @@ def schedule_main(argv: list[str]) -> int:
             rules=schedule.rules,
             timeout=option_duration("--timeout", options.timeout) if options.timeout else None,
             keep_logs=options.keep_logs,
-            webhook=check_webhook(options.webhook),
         )
+        webhook = check_webhook(options.webhook)
         # Held until the process ends: one scheduler per data directory.
         lock_data_dir(runner_options.crawl.data_dir)
     except (ConfigError, DataDirError) as exc:
@@ -85,8 +87,11 @@ def schedule_main(argv: list[str]) -> int:
                 file=sys.stderr,
             )
             return CONFIG_ERROR_EXIT
-    runner = Runner(runner_options, schedule.known_sources, metrics, stop)
+    courier = Courier(Outbox(runner_options.crawl.data_dir), webhook) if webhook else None
+    runner = Runner(runner_options, schedule.known_sources, metrics, stop, courier)
     stop_on_signals(stop)
+    if courier is not None:
+        courier.start()
     if options.once:
         return run_once(schedule, runner)
     return run_forever(schedule, runner)
@@ -112,10 +117,16 @@ def option_duration(option: str, value: str) -> float:
 
 
 def check_webhook(url: str | None) -> str | None:
-    if url is not None and (
-        urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc
-    ):
-        raise ConfigError(f"invalid webhook URL {url!r}: expected http(s)://host/path")
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    try:
+        usable = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+    except ValueError:  # a port that is no number, or out of range
+        usable = False
+    if not usable:
+        # Redacted: the URL may hold a token or a password.
+        raise ConfigError(f"invalid webhook URL {redact(url)}: expected http(s)://host/path")
     return url
 
 

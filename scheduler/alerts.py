@@ -1,31 +1,35 @@
 """Alerts and recoveries: logged, and POSTed as JSON to a webhook when one is configured.
 
 The notices of one run go out together, one message per kind, so a site-wide break (or an
-outage) that takes down many sources at once is one message, not a storm. A webhook that
-fails is logged and forgotten: the log line is the alert of record, and the scheduler goes on.
+outage) that takes down many sources at once is one message, not a storm. Messages for the
+webhook go through the outbox (scheduler.outbox): retried until delivered, across restarts.
 """
 
 from __future__ import annotations
 
-import http.client
-import json
 import logging
 import socket
-import urllib.request
 from collections.abc import Sequence
 from typing import Any
 
 from scheduler.health import ALERT, Notice
+from scheduler.outbox import Courier
 
 logger = logging.getLogger(__name__)
 
 SERVICE = "neu-news"
-WEBHOOK_TIMEOUT = 10.0
+
+
+def message_id(kind: str, run_id: str) -> str:
+    """``20261128T143915.123Z-news-alert``: names the outbox file, and lets a receiver that
+    saw it already (a delivery whose answer was lost is sent again) drop the copy."""
+    return f"{run_id}-{kind}"
 
 
 def payload(kind: str, notices: Sequence[Notice], run_id: str, when: str) -> dict[str, Any]:
     """The webhook body; ``text`` reads on its own (chat webhooks show just that)."""
     return {
+        "id": message_id(kind, run_id),
         "event": kind,
         "service": SERVICE,
         "host": socket.gethostname(),
@@ -48,31 +52,13 @@ def summary(kind: str, notices: Sequence[Notice]) -> str:
     return f"{SERVICE}: {len(notices)} source(s) healthy again: {', '.join(parts)}"
 
 
-def notify(notices: Sequence[Notice], run_id: str, when: str, webhook: str | None) -> None:
-    """Log and send the notices of one run: one message per kind."""
+def notify(notices: Sequence[Notice], run_id: str, when: str, courier: Courier | None) -> None:
+    """Log the notices of one run and hand them to the *courier*: one message per kind."""
     for kind in sorted({notice.kind for notice in notices}):
         body = payload(kind, [n for n in notices if n.kind == kind], run_id, when)
         if kind == ALERT:
             logger.error("ALERT %s", body["text"])
         else:
             logger.warning("RECOVERY %s", body["text"])
-        if webhook:
-            post_json(webhook, body)
-
-
-def post_json(url: str, body: dict[str, Any], timeout: float = WEBHOOK_TIMEOUT) -> bool:
-    """POST *body* as JSON; True on a 2xx answer. Never raises: failures are logged."""
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(body, ensure_ascii=False).encode("utf-8"),
-        headers={"Content-Type": "application/json; charset=utf-8"},
-        method="POST",
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            status = int(response.status)
-    except (OSError, http.client.HTTPException, ValueError) as exc:
-        logger.error("Webhook %s failed: %s", url, exc)
-        return False
-    logger.info("Webhook %s answered %d", url, status)
-    return True
+        if courier is not None:
+            courier.send(body["id"], body)

@@ -62,7 +62,9 @@ def check_setting(text: str) -> str:
 def crawl_command(
     options: CrawlOptions, sources: Sequence[str], log_file: Path, stats_file: Path
 ) -> list[str]:
-    command = [sys.executable, "-m", "scrapy", "crawl", "neu_news"]
+    # Tethered: it dies with this scheduler, even one killed -9 (scheduler.tether).
+    tether = [sys.executable, "-m", "scheduler.tether", str(os.getpid()), "--"]
+    command = [*tether, sys.executable, "-m", "scrapy", "crawl", "neu_news"]
     managed = [
         f"NEU_DATA_DIR={options.data_dir}",
         f"NEU_STATS_FILE={stats_file}",
@@ -90,7 +92,8 @@ def run_child(
     """
     with log_file.open("ab") as log:
         # A session of its own: a Ctrl-C in the terminal reaches the scheduler only, which
-        # forwards one SIGTERM (a second signal would make Scrapy stop uncleanly).
+        # forwards one SIGTERM (a second signal would make Scrapy stop uncleanly). The thread
+        # that starts it waits for it: the tether's death signal follows this thread's end.
         process = subprocess.Popen(
             command,
             env=crawl_env(),

@@ -7,8 +7,9 @@ articles that mostly lack a title, a date or a body, mean its layout changed und
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 from crawler import stats as crawl_stats
@@ -69,18 +70,32 @@ class SourceState:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> SourceState:
-        articles = data.get("articles")
-        return cls(
-            status=str(data.get("status", OK)),
-            problems=tuple(data.get("problems", ())),
-            streak=int(data.get("streak", 0)),
-            alerted=bool(data.get("alerted", False)),
-            since=data.get("since"),
-            last_run=data.get("last_run"),
-            last_ok=data.get("last_ok"),
+    def from_json(cls, data: Mapping[str, Any]) -> tuple[SourceState, list[str]]:
+        """The state in a health.json entry, and what in it was unreadable, each left out: its
+        default stands (failed for the status), so a bad field costs that field only."""
+        problems: list[str] = []
+
+        def read(key: str, default: Any, problem_of: Callable[[Any], str | None]) -> Any:
+            if key not in data:
+                return default
+            problem = problem_of(data[key])
+            if problem is None:
+                return data[key]
+            problems.append(f"{key} {data[key]!r} {problem}")
+            return default
+
+        articles = read("articles", None, _verdict_problem)
+        state = cls(
+            status=read("status", FAILED, _status_problem),
+            problems=tuple(read("problems", (), _texts_problem)),
+            streak=read("streak", 0, _count_problem),
+            alerted=read("alerted", False, _flag_problem),
+            since=read("since", None, _optional_time_problem),
+            last_run=read("last_run", None, _optional_time_problem),
+            last_ok=read("last_ok", None, _optional_time_problem),
             articles=Verdict(**articles) if articles else None,
         )
+        return state, problems
 
 
 @dataclass(frozen=True)
@@ -96,6 +111,64 @@ class Notice:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def parse_time(value: object) -> datetime | None:
+    """The moment an ISO 8601 time with its zone names; None for anything else."""
+    moment = _moment(value)
+    return moment if moment is not None and moment.tzinfo is not None else None
+
+
+def time_problem(value: object) -> str | None:
+    """Why *value* is no ISO 8601 time with its zone (as the scheduler writes); None if it is."""
+    moment = _moment(value)
+    if moment is None:
+        return "is not a time"
+    return None if moment.tzinfo is not None else "has no time zone"
+
+
+def _moment(value: object) -> datetime | None:
+    """What an ISO 8601 string names, with its zone or without; None if it names nothing."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def _optional_time_problem(value: object) -> str | None:
+    return None if value is None else time_problem(value)
+
+
+def _status_problem(value: object) -> str | None:
+    return None if value in SEVERITY else f"is not one of {', '.join(SEVERITY)}"
+
+
+def _texts_problem(value: object) -> str | None:
+    texts = isinstance(value, list) and all(isinstance(item, str) for item in value)
+    return None if texts else "is not a list of texts"
+
+
+def _count_problem(value: object) -> str | None:
+    count = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    return None if count else "is not a count"
+
+
+def _flag_problem(value: object) -> str | None:
+    return None if isinstance(value, bool) else "is not true or false"
+
+
+def _verdict_problem(value: object) -> str | None:
+    if value is None:
+        return None
+    verdict = (
+        isinstance(value, dict)
+        and set(value) == {"status", "problem"}
+        and value["status"] in SEVERITY
+        and isinstance(value["problem"], str)
+    )
+    return None if verdict else "is not a verdict"
 
 
 def source_figures(stats: Mapping[str, Any], name: str) -> Figures:

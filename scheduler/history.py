@@ -14,10 +14,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from crawler.store.feed import FeedWriter, cut_torn_tail, iter_lines_from, write_atomically
+from crawler.store.feed import (
+    FeedWriter,
+    complete_lines,
+    cut_torn_tail,
+    parse_line,
+    write_atomically,
+)
 from crawler.store.locks import DataDirError
 from crawler.store.locks import lock_data_dir as lock_dir
-from scheduler.health import SourceState
+from scheduler.health import SourceState, time_problem
 
 logger = logging.getLogger(__name__)
 
@@ -50,10 +56,16 @@ def lock_data_dir(data_dir: Path) -> int:
     """
     try:
         fd = lock_dir(data_dir, LOCK_FILE, "another scheduler", "stop it first")
-        (data_dir / LOGS_DIR).mkdir(exist_ok=True)
+        make_dirs(data_dir)
     except OSError as exc:
         raise DataDirError(f"data directory {data_dir} is not usable: {exc.strerror}") from None
     return fd
+
+
+def make_dirs(data_dir: Path) -> None:
+    """The data directory and its logs/, made again before each run if someone deleted them."""
+    data_dir.mkdir(exist_ok=True)
+    (data_dir / LOGS_DIR).mkdir(exist_ok=True)
 
 
 def repair_runs(data_dir: Path) -> None:
@@ -71,9 +83,39 @@ def append_run(data_dir: Path, record: Mapping[str, Any]) -> None:
 
 
 def iter_runs(data_dir: Path) -> Iterator[dict[str, Any]]:
-    """Every complete run line, oldest first; lines that are not JSON objects are skipped."""
-    for _end, record in iter_lines_from(data_dir / RUNS_FILE, 0):
-        yield record
+    """Every complete run line that can be reported on, oldest first. The others (not JSON
+    objects, or edited by hand into something else) are logged, by line number, and skipped."""
+    path = data_dir / RUNS_FILE
+    with path.open("rb") as file:
+        for number, (offset, line) in enumerate(complete_lines(file), start=1):
+            record = parse_line(line, offset, path)
+            problem = None if record is None else run_problem(record)
+            if problem is not None:
+                logger.warning("%s line %d: %s: line skipped", path, number, problem)
+            elif record is not None:
+                yield record
+
+
+def run_problem(run: Mapping[str, Any]) -> str | None:
+    """Why a run line cannot be reported on; None if it can."""
+    checks = (
+        ("start", True, time_problem),
+        ("end", True, time_problem),
+        ("duration", True, _number_problem),
+        ("interval", False, _number_problem),
+        ("count", False, _number_problem),
+        ("errors", False, _errors_problem),
+        ("per_source", False, _objects_problem),
+    )
+    for key, required, problem_of in checks:
+        if run.get(key) is None:
+            if required:
+                return f"{key} is missing"
+            continue
+        problem = problem_of(run[key])
+        if problem is not None:
+            return f"{key} {run[key]!r} {problem}"
+    return None
 
 
 def read_stats(path: Path) -> dict[str, Any] | None:
@@ -86,15 +128,27 @@ def read_stats(path: Path) -> dict[str, Any] | None:
 
 
 def load_health(data_dir: Path) -> dict[str, SourceState]:
+    """Each source's state in health.json. What in it cannot be read is logged, naming the
+    source and the field, and left out; the rest is kept."""
     path = data_dir / HEALTH_FILE
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return {name: SourceState.from_json(state) for name, state in data["sources"].items()}
+        sources = json.loads(path.read_text(encoding="utf-8"))["sources"]
+        if not isinstance(sources, dict):
+            raise TypeError("'sources' is not an object")
     except FileNotFoundError:
         return {}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError) as exc:
         logger.warning("Ignored unreadable %s (%s): source health starts afresh", path, exc)
         return {}
+    states = {}
+    for name, entry in sources.items():
+        if not isinstance(entry, dict):
+            logger.warning("%s: source %r is not an object: left out", path, name)
+            continue
+        states[name], problems = SourceState.from_json(entry)
+        for problem in problems:
+            logger.warning("%s: source %r: %s: left out", path, name, problem)
+    return states
 
 
 def save_health(data_dir: Path, states: Mapping[str, SourceState], when: str) -> None:
@@ -108,7 +162,10 @@ def save_health(data_dir: Path, states: Mapping[str, SourceState], when: str) ->
 
 def prune_logs(data_dir: Path, keep: int) -> int:
     """Delete the files (log, stats) of all but the newest *keep* runs; return how many runs."""
-    files = [(path, _run_of(path)) for path in (data_dir / LOGS_DIR).iterdir()]
+    try:
+        files = [(path, _run_of(path)) for path in (data_dir / LOGS_DIR).iterdir()]
+    except FileNotFoundError:  # deleted during the crawl: nothing to prune
+        return 0
     runs = sorted({run_id for _, run_id in files if run_id}, reverse=True)
     old = set(runs[keep:])
     for path, run_id in files:
@@ -123,3 +180,23 @@ def _run_of(path: Path) -> str:
         if path.name.endswith(suffix):
             return path.name.removesuffix(suffix)
     return ""
+
+
+def _number_problem(value: object) -> str | None:
+    number = isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
+    return None if number else "is not a number"
+
+
+def _errors_problem(value: object) -> str | None:
+    if not isinstance(value, dict):
+        return "is not an object"
+    by_kind = [value.get("exceptions", {}), value.get("http", {})]
+    if not all(isinstance(counts, dict) for counts in by_kind):
+        return "holds no counts"
+    counts = [*by_kind[0].values(), *by_kind[1].values(), value.get("log_errors", 0)]
+    return None if all(_number_problem(count) is None for count in counts) else "holds no counts"
+
+
+def _objects_problem(value: object) -> str | None:
+    objects = isinstance(value, dict) and all(isinstance(item, dict) for item in value.values())
+    return None if objects else "is not an object of objects"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,9 +12,18 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from crawler import stats as crawl_stats
+from crawler.store.datadir import LOCK_FILE as CRAWL_LOCK_FILE
+from crawler.store.locks import lock_holder
 from scheduler.alerts import notify
 from scheduler.config import HealthRules, Job, default_timeout
-from scheduler.crawl import ChildExit, CrawlOptions, child_error, crawl_command, run_child
+from scheduler.crawl import (
+    POLL_SECONDS,
+    ChildExit,
+    CrawlOptions,
+    child_error,
+    crawl_command,
+    run_child,
+)
 from scheduler.health import (
     SKIPPED,
     Figures,
@@ -31,6 +41,7 @@ from scheduler.history import (
     append_run,
     load_health,
     log_path,
+    make_dirs,
     new_run_id,
     prune_logs,
     read_stats,
@@ -38,6 +49,7 @@ from scheduler.history import (
     stats_path,
 )
 from scheduler.metrics import Metrics
+from scheduler.outbox import Courier
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +61,6 @@ class RunnerOptions:
     rules: HealthRules
     timeout: float | None  # None: sized to each job's interval
     keep_logs: int
-    webhook: str | None
 
 
 @dataclass(frozen=True)
@@ -64,7 +75,10 @@ class Crawled:
 
 
 class Runner:
-    """Runs jobs one at a time (the scheduler's single worker sees to that) and records them."""
+    """Runs jobs one at a time (the scheduler's single worker sees to that) and records them.
+
+    Alerts go to the *courier* (None: no webhook), which delivers them on a thread of its own.
+    """
 
     def __init__(
         self,
@@ -72,11 +86,17 @@ class Runner:
         known_sources: Collection[str],
         metrics: Metrics,
         stop: threading.Event,
+        courier: Courier | None,
     ) -> None:
         self.options = options
         self.metrics = metrics
         self.stop = stop
+        self.courier = courier
         self.data_dir = options.crawl.data_dir
+        # Per job, its run of skips not yet written (one line for them all), and the lock that
+        # guards it: APScheduler reports skips from its own threads.
+        self.skips: dict[str, dict[str, Any]] = {}
+        self.skips_lock = threading.Lock()
         # Sources gone from the sources file are forgotten, or status would report them forever.
         self.states = {
             name: state
@@ -90,6 +110,10 @@ class Runner:
         if self.stop.is_set():
             logger.info("Not starting job %s: the scheduler is stopping", job.id)
             return None
+        holder = self._crawl_lock_holder()
+        if holder is not None:
+            self.skipped(job, self._now(), f"another crawl (pid {holder}) holds the data directory")
+            return SKIPPED
         started = self._now()
         run_id = new_run_id(started, job.id)
         crawled = self._crawl(job, run_id, started)
@@ -103,6 +127,7 @@ class Runner:
         outcome = run_outcome(crawled.failure, health)
         record = run_record(run_id, job, crawled, figures, health, outcome)
         append_run(self.data_dir, record)
+        self.write_skips()
         if not crawled.child.stopped:
             # A crawl cut short by our own shutdown says nothing about the sites.
             self._advance(health, run_id, record["end"])
@@ -112,13 +137,66 @@ class Runner:
         return outcome
 
     def skipped(self, job: Job, scheduled: datetime, reason: str) -> None:
-        """Record a run that did not start: *reason* says why."""
-        record = skip_record(job, scheduled.astimezone(self.options.timezone), self._now(), reason)
-        append_run(self.data_dir, record)
+        """Count a run that did not start: *reason* says why.
+
+        The skips of a job in a row, for one reason, are one line with their count (a 1-second
+        schedule behind a long crawl skips hundreds of times), written by ``write_skips``."""
+        now = self._now()
+        with self.skips_lock:
+            streak = self.skips.get(job.id)
+            if streak is not None and streak["reason"] == reason:
+                streak["count"] += 1
+                streak["end"] = _iso(now)
+            else:
+                self._write_skips(job.id)
+                streak = skip_record(job, scheduled.astimezone(self.options.timezone), now, reason)
+                self.skips[job.id] = streak
+                logger.warning("Run %s skipped: %s", streak["run_id"], reason)
         self.metrics.observe_skip(job.id)
-        logger.warning("Run %s skipped: %s", record["run_id"], reason)
+
+    def write_skips(self) -> None:
+        """Write each job's run of skips as its line: after each crawl, and on closing."""
+        with self.skips_lock:
+            for job_id in list(self.skips):
+                self._write_skips(job_id)
+
+    def close(self, timeout: float) -> None:
+        """Record what is pending; give the webhook at most *timeout* seconds more."""
+        self.write_skips()
+        if self.courier is not None:
+            self.courier.close(timeout)
+
+    def _write_skips(self, job_id: str) -> None:
+        streak = self.skips.pop(job_id, None)
+        if streak is None:
+            return
+        append_run(self.data_dir, streak)
+        if streak["count"] > 1:
+            logger.warning(
+                "Run %s and %d more skipped: %s",
+                streak["run_id"],
+                streak["count"] - 1,
+                streak["reason"],
+            )
+
+    def _crawl_lock_holder(self) -> str | None:
+        """None when no crawl holds the data directory, or once it lets go within the grace
+        (a crawl still finishing, say of a scheduler killed a moment ago); else its pid."""
+        path = self.data_dir / CRAWL_LOCK_FILE
+        holder = lock_holder(path)
+        if holder is None:
+            return None
+        grace = self.options.crawl.grace
+        logger.info("Crawl pid %s holds %s: waiting up to %.0fs for it to end", holder, path, grace)
+        give_up = time.monotonic() + grace
+        while holder is not None and time.monotonic() < give_up:
+            if self.stop.wait(POLL_SECONDS):
+                break
+            holder = lock_holder(path)
+        return holder
 
     def _crawl(self, job: Job, run_id: str, started: datetime) -> Crawled:
+        make_dirs(self.data_dir)
         log, stats = log_path(self.data_dir, run_id), stats_path(self.data_dir, run_id)
         timeout = self.options.timeout or default_timeout(job.interval)
         command = crawl_command(self.options.crawl, job.sources, log, stats)
@@ -138,7 +216,7 @@ class Runner:
             if notice is not None:
                 notices.append(notice)
         save_health(self.data_dir, self.states, when)
-        notify(notices, run_id, when, self.options.webhook)
+        notify(notices, run_id, when, self.courier)
 
     def _state(self, name: str) -> SourceState:
         return self.states.get(name) or SourceState()
@@ -209,6 +287,7 @@ def skip_record(job: Job, scheduled: datetime, now: datetime, reason: str) -> di
         "exit_code": None,
         "outcome": SKIPPED,
         "reason": reason,
+        "count": 1,  # the runs skipped in a row for this reason; "end": when the last was
     }
 
 

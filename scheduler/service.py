@@ -6,6 +6,7 @@ import functools
 import logging
 import signal
 import threading
+import time
 import types
 from collections.abc import Mapping
 from datetime import datetime
@@ -17,31 +18,38 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from scheduler.config import Job, Schedule, misfire_grace
-from scheduler.health import DEGRADED, FAILED, OK
+from scheduler.health import DEGRADED, FAILED, OK, SKIPPED
 from scheduler.runner import Runner
+from scheduler.webhook import DELIVERY_DEADLINE
 
 logger = logging.getLogger(__name__)
 
 # --once exits like `status`: 0 ok, 1 degraded, 2 failed (and 2 for a configuration error).
-ONCE_EXIT = {OK: 0, DEGRADED: 1, FAILED: 2}
+# Skipped (another crawl held the data directory): not the sources' fault, but nothing crawled.
+ONCE_EXIT = {OK: 0, DEGRADED: 1, SKIPPED: 1, FAILED: 2}
+# The signals that stop the scheduler. SIGHUP too: a closed terminal must not leave it half dead.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 STILL_RUNNING = "the previous run of this job had not ended"
 # Another job's crawl ran long, or the machine was asleep.
 TOO_LATE = "it could not start within its misfire grace time"
 
 
 def stop_on_signals(stop: threading.Event) -> None:
-    """SIGTERM and SIGINT set *stop*: no new crawl starts, the running one is wound down."""
+    """SIGTERM, SIGINT and SIGHUP set *stop*: no new crawl starts, the running one is wound
+    down."""
 
     def handle(signum: int, frame: types.FrameType | None) -> None:
         stop.set()
 
-    signal.signal(signal.SIGTERM, handle)
-    signal.signal(signal.SIGINT, handle)
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, handle)
 
 
 def run_once(schedule: Schedule, runner: Runner) -> int:
     """Run every job once, one after the other; the exit status of the worst outcome."""
     outcomes = [runner.run(job) for job in schedule.jobs]
+    # The alerts of these runs get one attempt, unless a signal asked us to be quick.
+    runner.close(0.0 if runner.stop.is_set() else DELIVERY_DEADLINE)
     if runner.stop.is_set():
         return 0
     return max(ONCE_EXIT[outcome] for outcome in outcomes if outcome is not None)
@@ -56,8 +64,11 @@ def run_forever(schedule: Schedule, runner: Runner) -> int:
     # A timed wait, so that the signal handlers run promptly whatever the platform.
     while not runner.stop.wait(1.0):
         pass
+    # Whatever the webhook does, the scheduler is gone within the grace of the crawl.
+    give_up = time.monotonic() + runner.options.crawl.grace
     logger.info("Stopping: no new crawl will start; waiting for the running one to end")
     scheduler.shutdown(wait=True)
+    runner.close(max(0.0, give_up - time.monotonic()))
     logger.info("Stopped")
     return 0
 

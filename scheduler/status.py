@@ -13,7 +13,16 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from scheduler.health import DEGRADED, FAILED, OK, SEVERITY, SKIPPED, SourceState, error_total
+from scheduler.health import (
+    DEGRADED,
+    FAILED,
+    OK,
+    SEVERITY,
+    SKIPPED,
+    SourceState,
+    error_total,
+    parse_time,
+)
 from scheduler.history import RUNS_FILE, iter_runs, load_health
 
 STALE_INTERVALS = 3
@@ -70,9 +79,9 @@ def read_history(data_dir: Path, last: int) -> History | None:
     last_success: datetime | None = None
     for run in iter_runs(data_dir):
         runs.append(run)
-        first_start = first_start or _time(run.get("start"))
+        first_start = first_start or parse_time(run.get("start"))
         if run.get("outcome") in (OK, DEGRADED):
-            last_success = _time(run.get("end")) or last_success
+            last_success = parse_time(run.get("end")) or last_success
     if not runs or first_start is None:
         return None
     interval = runs[-1].get("interval")
@@ -128,7 +137,7 @@ def runs_table(runs: Sequence[Mapping[str, Any]]) -> str:
         (
             str(run.get("run_id", "?")),
             str(run.get("job", "?")),
-            _show(_time(run.get("start"))),
+            _show(parse_time(run.get("start"))),
             _duration(float(run.get("duration") or 0)),
             str(run.get("outcome", "?")),
             str(run.get("new", "")),
@@ -149,8 +158,8 @@ def sources_table(states: Mapping[str, SourceState]) -> str:
             name,
             state.status,
             str(state.streak) if state.streak else "",
-            _show(_time(state.since)),
-            _show(_time(state.last_ok)),
+            _show(parse_time(state.since)),
+            _show(parse_time(state.last_ok)),
             "yes" if state.alerted else "",
             "; ".join(state.problems),
         )
@@ -176,7 +185,8 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[str]], right: set[int]
 
 def _note(run: Mapping[str, Any]) -> str:
     if run.get("outcome") == SKIPPED:
-        return str(run.get("reason", ""))
+        count = run.get("count") or 1
+        return str(run.get("reason", "")) + (f" ({count:.0f} runs)" if count > 1 else "")
     if run.get("failure"):
         return str(run["failure"])
     unhealthy = [
@@ -185,13 +195,6 @@ def _note(run: Mapping[str, Any]) -> str:
         if figures.get("health") != OK
     ]
     return ", ".join(unhealthy)
-
-
-def _time(value: object) -> datetime | None:
-    try:
-        return datetime.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        return None
 
 
 def _show(moment: datetime | None) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from prometheus_client import generate_latest
 
-from scheduler.alerts import notify, post_json
+from scheduler.alerts import notify
 from scheduler.config import HealthRules
 from scheduler.health import (
     ALERT,
@@ -47,6 +47,8 @@ from scheduler.history import (
     save_health,
 )
 from scheduler.metrics import Metrics
+from scheduler.outbox import Courier, Outbox
+from scheduler.webhook import post_json
 
 RULES = HealthRules()
 NO_MISSING = {"title": 0, "published": 0, "text": 0}
@@ -59,23 +61,26 @@ def figures(**counts: Any) -> Figures:
 
 
 class Receiver:
-    """A webhook endpoint on 127.0.0.1 that keeps the JSON bodies posted to it."""
+    """A webhook endpoint on 127.0.0.1 (on *port*, or any free one) that keeps the JSON bodies
+    posted to it, and the Authorization header of each."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.bodies: list[dict[str, Any]] = []
-        received = self.bodies
+        self.authorizations: list[str | None] = []
+        received, authorizations = self.bodies, self.authorizations
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 length = int(self.headers["Content-Length"])
                 received.append(json.loads(self.rfile.read(length)))
+                authorizations.append(self.headers["Authorization"])
                 self.send_response(204)
                 self.end_headers()
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.server = HTTPServer(("127.0.0.1", port), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -213,15 +218,16 @@ def test_a_short_blip_is_neither_alerted_nor_recovered() -> None:
 
 
 def test_incident_state_survives_a_restart(tmp_path: Path) -> None:
-    state, _ = advance("a", SourceState(), SourceHealth(DEGRADED, ("x",), None), "t1", 1)
+    t1, t2 = "2026-09-01T09:00:00.000+08:00", "2026-09-01T09:30:00.000+08:00"
+    state, _ = advance("a", SourceState(), SourceHealth(DEGRADED, ("x",), None), t1, 1)
     state = SourceState(**{**state.__dict__, "articles": Verdict(DEGRADED, "no date")})
-    save_health(tmp_path, {"a": state}, "t1")
+    save_health(tmp_path, {"a": state}, t1)
     restored = load_health(tmp_path)
     assert restored == {"a": state}
     assert restored["a"].alerted
     # Alerted already: the next unhealthy run after a restart does not alert again.
     health = SourceHealth(DEGRADED, ("x",), None)
-    assert advance("a", restored["a"], health, "t2", 1)[1] is None
+    assert advance("a", restored["a"], health, t2, 1)[1] is None
 
 
 def test_unreadable_health_file_starts_afresh(tmp_path: Path) -> None:
@@ -229,14 +235,18 @@ def test_unreadable_health_file_starts_afresh(tmp_path: Path) -> None:
     assert load_health(tmp_path) == {}
 
 
-def test_notices_of_one_run_are_one_message_per_kind(receiver: Receiver) -> None:
+def test_notices_of_one_run_are_one_message_per_kind(tmp_path: Path, receiver: Receiver) -> None:
     notices = [
         advance("a", SourceState(streak=1), SourceHealth(DEGRADED, ("no links",), None), "t", 2)[1],
         advance("b", SourceState(streak=1), SourceHealth(FAILED, ("gone",), None), "t", 2)[1],
         advance("c", SourceState(streak=3, alerted=True), SourceHealth(OK, (), None), "t", 2)[1],
     ]
-    notify([notice for notice in notices if notice], "run-1", "t", receiver.url)
+    courier = Courier(Outbox(tmp_path), receiver.url)
+    notify([notice for notice in notices if notice], "run-1", "t", courier)
+    courier.start()
+    courier.close(timeout=30)
     assert [body["event"] for body in receiver.bodies] == [ALERT, RECOVERY]
+    assert [body["id"] for body in receiver.bodies] == ["run-1-alert", "run-1-recovery"]
     alert, recovery = receiver.bodies
     assert [source["source"] for source in alert["sources"]] == ["a", "b"]
     assert alert["sources"][0] == {
@@ -254,17 +264,18 @@ def test_notices_of_one_run_are_one_message_per_kind(receiver: Receiver) -> None
 def test_a_dead_webhook_is_logged_not_raised(caplog: pytest.LogCaptureFixture) -> None:
     dead = Receiver()
     dead.close()
-    assert post_json(dead.url, {"event": "alert"}, timeout=2) is False
+    assert post_json(dead.url, {"event": "alert"}, deadline=2) is False
     assert "Webhook" in caplog.text and "failed" in caplog.text
 
 
 def test_run_lines_are_whole_and_a_torn_one_is_skipped_then_cut(tmp_path: Path) -> None:
-    append_run(tmp_path, {"run_id": "1", "outcome": "ok"})
+    times = {"start": "2026-09-01T09:00:00+08:00", "end": "2026-09-01T09:00:05+08:00"}
+    append_run(tmp_path, {"run_id": "1", "outcome": "ok", "duration": 5, **times})
     with (tmp_path / RUNS_FILE).open("ab") as file:
         file.write(b'{"run_id": "2", "outc')
     assert [run["run_id"] for run in iter_runs(tmp_path)] == ["1"]
     repair_runs(tmp_path)
-    append_run(tmp_path, {"run_id": "3", "outcome": "ok"})
+    append_run(tmp_path, {"run_id": "3", "outcome": "ok", "duration": 5, **times})
     assert [run["run_id"] for run in iter_runs(tmp_path)] == ["1", "3"]
 
 

@@ -28,12 +28,35 @@ def hold_lock(path: Path) -> int:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
+        holder = _holder(fd)
         os.close(fd)
         raise LockHeld(path, holder) from None
     os.ftruncate(fd, 0)
     os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
     return fd
+
+
+def lock_holder(path: Path) -> str | None:
+    """The pid written in the lock at *path* while a process holds it; None when none does.
+
+    A lock file whose process is gone is no lock (the kernel let go of it with the process),
+    whatever pid it still names. Looks only: takes the lock for an instant if it is free,
+    writes nothing, creates nothing."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return _holder(fd)
+    finally:
+        os.close(fd)
+    return None
+
+
+def _holder(fd: int) -> str:
+    return os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
 
 
 def lock_data_dir(data_dir: Path, lock_file: str, holder: str, advice: str) -> int:
