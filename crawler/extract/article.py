@@ -114,7 +114,7 @@ class ArticleParser:
             origin=self.labels.get("origin"),
             text=self.text(),
             images=self.images(),
-            attachments=self.attachments(),
+            attachments=self.attachments,
             parser=self.cms_match[0].name if self.cms_match else GENERIC,
         )
 
@@ -256,10 +256,8 @@ class ArticleParser:
 
     @cached_property
     def container_lines(self) -> list[str]:
-        """The text lines of the CMS container ([] when the page has none)."""
-        if self.cms_container is None:
-            return []
-        return [block.text for block in page_blocks(self.cms_container).before]
+        """The body's paragraphs as read from the CMS container ([] when the page has none)."""
+        return self.paragraphs if self.cms_container is not None else []
 
     @cached_property
     def byline_lines(self) -> list[str]:
@@ -288,24 +286,30 @@ class ArticleParser:
         return None
 
     def text(self) -> str | None:
+        text = "\n\n".join(self.paragraphs) or None
+        return None if text and self._only_attachment_names(text) else text
+
+    @cached_property
+    def paragraphs(self) -> list[str]:
+        """The body's paragraphs, whitespace-normalised, from the container (else the page)."""
         if self.container is None:
             extracted = trafilatura.extract(
                 self.tree, config=TRAFILATURA_CONFIG, include_comments=False, include_tables=True
             )
         else:
             body = copy.deepcopy(self.container)
-            cut_after_article(body)
+            content = body.text_content()
+            if any(hint in content for hint in selectors.ARTICLE_END_HINTS):
+                cut_after_article(body)
             # Inside the container links are content ("报名表.docx"), not navigation: keep them
             # from trafilatura's link-density filter by keeping only their text.
             etree.strip_tags(body, "a")
             # trafilatura drops headings outside a body it recognises, and elements whose class
             # or id looks like a page's boilerplate (``md-heading``); in a container both are
             # the body's own (``Aims and Scope``).
-            for element in body.iter():
-                if element.tag in selectors.HEADING_TAGS:
-                    element.tag = "p"
-                for name in selectors.LAYOUT_ATTRIBUTES:
-                    element.attrib.pop(name, None)
+            for heading in body.iter(*selectors.HEADING_TAGS):
+                heading.tag = "p"
+            etree.strip_attributes(body, *selectors.LAYOUT_ATTRIBUTES)
             extracted = trafilatura.extract(
                 body,
                 config=TRAFILATURA_CONFIG,
@@ -317,16 +321,17 @@ class ArticleParser:
             if not extracted:
                 container_blocks = page_blocks(self.container)
                 extracted = "\n".join(block.text for block in container_blocks.before)
-        paragraphs = [normalize_space(line) for line in (extracted or "").splitlines()]
-        text = "\n\n".join(paragraph for paragraph in paragraphs if paragraph) or None
-        return None if text and self._only_attachment_names(text) else text
+        lines = (normalize_space(line) for line in (extracted or "").splitlines())
+        return [line for line in lines if line]
 
     def _only_attachment_names(self, text: str) -> bool:
         """Whether *text* holds nothing but the names of the article's attachments: a page whose
         content is a download link has no text body."""
-        for attachment in self.attachments():
+        if not self.attachments:
+            return False
+        for attachment in self.attachments:
             text = text.replace(attachment["name"], "")
-        return not selectors.ATTACHMENT_RESIDUE_RE.sub("", text)
+        return not selectors.LETTER_RE.search(selectors.ATTACHMENT_WORDS_RE.sub("", text))
 
     def images(self) -> list[str]:
         if self.container is None:
@@ -345,11 +350,12 @@ class ArticleParser:
                 urls.append(url)
         return urls
 
+    @cached_property
     def attachments(self) -> list[dict[str, str]]:
         if self.container is None:
             return []
         found: dict[str, str] = {}
-        for element in self.scope.iter():
+        for element in elements(self.scope, selectors.ATTACHMENT_CANDIDATES):
             href = element.get("href") if element.tag == "a" else None
             url = absolute_link(self.url, href or element.get(selectors.PDF_PLAYER_ATTRIBUTE))
             if not url or url in found or not is_document(url) or _is_image(url):

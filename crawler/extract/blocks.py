@@ -78,11 +78,12 @@ class _BlockWalker:
                 self.link_chars += len(normalize_space(text))
 
     def flush(self) -> None:
-        text = normalize_space("".join(self.pieces))
-        if text and self.owners:
-            target = self.blocks.after if self.passed_container else self.blocks.before
-            target.append(Block(self.owners[-1], text, min(self.link_chars, len(text))))
-        self.pieces.clear()
+        if self.pieces:  # most block boundaries close nothing
+            text = normalize_space("".join(self.pieces))
+            if text and self.owners:
+                target = self.blocks.after if self.passed_container else self.blocks.before
+                target.append(Block(self.owners[-1], text, min(self.link_chars, len(text))))
+            self.pieces.clear()
         self.link_chars = 0
         if self.passed_container and len(self.blocks.after) == self.after_limit:
             raise _Enough

@@ -52,6 +52,8 @@ def decode_html(body: bytes, content_type: str | None) -> str:
 def looks_like_text(text: str) -> bool:
     """False for binary bytes served as text/html."""
     sample = text[:65536]
+    if CONTROL_RE.search(sample) is None:  # most pages: no need to count
+        return True
     return len(CONTROL_RE.findall(sample)) <= MAX_CONTROL_RATIO * max(len(sample), 1)
 
 

@@ -8,16 +8,36 @@ line. A value that is itself a label (``来源： 点击：``) is no value.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from crawler.extract.selectors import (
     CHINESE_UNIVERSITY_LABELS,
     MAX_LABEL_VALUE_LENGTH,
     NAME_SEPARATOR_RE,
+    SEPARATOR_RE,
     UNKNOWN_LABEL_RE,
     Vocabulary,
 )
 
 VALUE_STRIP = " \t[]【】()（）|/:：,，;；"
+
+
+@dataclass(frozen=True)
+class LabelMatch:
+    start: int  # where the label begins
+    end: int  # just after its separator
+    field: str | None  # None: a label that is never a value
+
+
+def find_labels(line: str, vocabulary: Vocabulary = CHINESE_UNIVERSITY_LABELS) -> list[LabelMatch]:
+    """The known labels in *line*, in order: at each separator, the longest label before it."""
+    found: list[LabelMatch] = []
+    for separator in SEPARATOR_RE.finditer(line):
+        end = len(line[: separator.start()].rstrip())
+        label = vocabulary.label_before(line, end, separator.group())
+        if label is not None and (not found or label[0] >= found[-1].end):
+            found.append(LabelMatch(label[0], separator.end(), label[1]))
+    return found
 
 
 def read_labels(
@@ -34,15 +54,15 @@ def read_labels(
     for line in lines:
         if leading:
             line = line.lstrip(VALUE_STRIP)
-        matches = list(vocabulary.pattern.finditer(line))
+        matches = find_labels(line, vocabulary)
         if leading:
-            matches = matches[:1] if matches and matches[0].start() == 0 else []
+            matches = matches[:1] if matches and matches[0].start == 0 else []
         for index, match in enumerate(matches):
-            field = vocabulary.field_of[(match["label"] or match["short"]).lower()]
+            field = match.field
             if field is None or field in values or (wanted is not None and field not in wanted):
                 continue
-            end = matches[index + 1].start() if index + 1 < len(matches) else len(line)
-            value = _value(line[match.end() : end], vocabulary)
+            end = matches[index + 1].start if index + 1 < len(matches) else len(line)
+            value = _value(line[match.end : end], vocabulary)
             if value:
                 values[field] = value
     return values
@@ -59,7 +79,7 @@ def _value(text: str, vocabulary: Vocabulary) -> str | None:
 
 def has_label(line: str, vocabulary: Vocabulary = CHINESE_UNIVERSITY_LABELS) -> bool:
     """Whether *line* carries any known meta label."""
-    return vocabulary.pattern.search(line) is not None
+    return bool(find_labels(line, vocabulary))
 
 
 def split_names(value: str | None) -> list[str]:

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 # The image as the page shows it; the others stand in when src is a placeholder (data: URI).
 IMAGE_SOURCE_ATTRIBUTES = ("src", "orisrc", "original-src", "data-original", "data-src")
 PDF_PLAYER_ATTRIBUTE = "pdfsrc"
+# Elements that may link an attachment, in document order (an XPath union keeps it).
+ATTACHMENT_CANDIDATES = f".//a[@href] | .//*[@{PDF_PLAYER_ATTRIBUTE}]"
 
 # Elements whose text never belongs to an article's title or meta line.
 NON_CONTENT_TAGS = frozenset({"script", "style", "noscript", "template", "select", "option"})
@@ -39,58 +41,20 @@ TITLE_SEPARATOR_AT_END_RE = re.compile(TITLE_SEPARATOR + "$")
 # their suffixes (发布时间 over 时间, 本文作者 over 作者): ``Vocabulary`` tries them first.
 LABELS: dict[str, tuple[str, ...]] = {
     "authors": (
-        "本文作者",
-        "文章作者",
-        "作者",
-        "撰稿人",
-        "撰稿",
-        "撰文",
-        "文字",
-        "记者",
-        "通讯员",
-        "文",
-        "Written By",
-        "Authors",
-        "Author",
+        "本文作者", "文章作者", "作者", "撰稿人", "撰稿", "撰文", "文字", "记者", "通讯员", "文",
+        "Written By", "Authors", "Author",
     ),
     "editors": (
-        "责任编辑",
-        "本文编辑",
-        "网络编辑",
-        "编辑",
-        "责编",
-        "Edited By",
-        "Editors",
-        "Editor",
+        "责任编辑", "本文编辑", "网络编辑", "编辑", "责编", "Edited By", "Editors", "Editor",
     ),
     "origin": (
-        "文章来源",
-        "信息来源",
-        "稿件来源",
-        "新闻来源",
-        "消息来源",
-        "来源",
-        "Resource",
-        "Source",
+        "文章来源", "信息来源", "稿件来源", "新闻来源", "消息来源", "来源", "Resource", "Source",
     ),
     "published": (
-        "更新日期",
-        "更新时间",
-        "发布日期",
-        "发布时间",
-        "发表时间",
-        "发表日期",
-        "发文日期",
-        "发稿时间",
-        "日期",
-        "时间",
-        "Updated",
-        "Update",
-        "Published",
-        "Release Date",
-        "Date",
+        "更新日期", "更新时间", "发布日期", "发布时间", "发表时间", "发表日期", "发文日期",
+        "发稿时间", "日期", "时间", "Updated", "Update", "Published", "Release Date", "Date",
     ),
-}
+}  # fmt: skip
 IGNORED_LABELS: tuple[str, ...] = (
     "发布者", "发布人", "发布单位", "发布部门", "录入员", "录入者", "录入", "上传者",
     "审核人", "审核", "审稿人", "审稿", "审校", "校对", "终审", "初审", "签发",
@@ -99,10 +63,11 @@ IGNORED_LABELS: tuple[str, ...] = (
     "摄影", "摄像", "图片", "图", "摄",
     "Views", "Hits", "Clicks", "Photo By", "Photos", "Photo", "Reviewed By",
 )  # fmt: skip
-# Labels of one character (文：张三, 图/李四) only count at the start of a line or after a
-# separator, never inside a word (全文：, 正文：).
-SHORT_LABEL_SEPARATOR = r"[:：/]"
-LABEL_SEPARATOR = r"[:：]"
+# What follows a label. Labels of one character (文：张三, 图/李四) may also take a slash, and
+# count only at the start of a line or after a separator, never inside a word (全文：, 正文：).
+LABEL_SEPARATORS = ":："
+SHORT_LABEL_SEPARATORS = ":：/"
+SEPARATOR_RE = re.compile(r"[:：/]")
 # An unknown label (``联系人：``, ``审批人：``) ends the value before it, as a known one does.
 UNKNOWN_LABEL = r"(?:^|(?<=[\s\]】)）|,，;；]))[\u4e00-\u9fff]{2,6}\s*[:：]"
 # Names in one label value: "Lei Chang, Yuhui Wang", "张蕾、李明", "张蕾；李明".
@@ -115,32 +80,44 @@ BYLINE_FIELDS = ("authors", "editors", "origin")
 
 @dataclass(frozen=True)
 class Vocabulary:
-    """Meta line labels by field (``None``: labels that are never a value), compiled once."""
+    """Meta line labels by field, and the labels that are never a value (field ``None``)."""
 
     fields: Mapping[str, tuple[str, ...]]
     ignored: tuple[str, ...]
     field_of: Mapping[str, str | None] = field(init=False, repr=False, compare=False)
-    pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
+    # Label lengths, longest first: a label is looked up by the text before a separator.
+    lengths: tuple[int, ...] = field(init=False, repr=False, compare=False)
     leading: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         field_of: dict[str, str | None] = {label.lower(): None for label in self.ignored}
         for name, labels in self.fields.items():
             field_of.update((label.lower(), name) for label in labels)
-        ordered = sorted(field_of, key=len, reverse=True)
-        short = "|".join(re.escape(label) for label in ordered if len(label) == 1)
-        long = "|".join(re.escape(label) for label in ordered if len(label) > 1)
-        pattern = (
-            rf"(?:(?<![\u4e00-\u9fff\w])(?P<short>{short})\s*{SHORT_LABEL_SEPARATOR})"
-            rf"|(?:(?P<label>{long})\s*{LABEL_SEPARATOR})"
-        )
         object.__setattr__(self, "field_of", field_of)
-        object.__setattr__(self, "pattern", re.compile(pattern, re.IGNORECASE))
+        object.__setattr__(self, "lengths", tuple(sorted({len(k) for k in field_of}, reverse=True)))
         # A value that is itself a label (``来源： 点击数 12``) is no value.
-        every = "|".join(re.escape(label) for label in ordered)
+        every = "|".join(re.escape(label) for label in sorted(field_of, key=len, reverse=True))
         object.__setattr__(
             self, "leading", re.compile(rf"(?:{every})(?:\s*[:：\d]|\s*$)", re.IGNORECASE)
         )
+
+    def label_before(self, line: str, end: int, separator: str) -> tuple[int, str | None] | None:
+        """The start and field of the longest label that ends at *end* in *line* (before
+        *separator*), or None when none does."""
+        window = line[max(0, end - self.lengths[0]) : end].lower()
+        for length in self.lengths:
+            if length > len(window):
+                continue
+            label = window[-length:]
+            if label not in self.field_of:
+                continue
+            if length > 1 and separator in LABEL_SEPARATORS:
+                return end - length, self.field_of[label]
+            if length == 1 and separator in SHORT_LABEL_SEPARATORS:
+                before = line[end - 2] if end >= 2 else " "
+                if not (before.isalnum() or before == "_"):
+                    return end - 1, self.field_of[label]
+        return None
 
 
 CHINESE_UNIVERSITY_LABELS = Vocabulary(LABELS, IGNORED_LABELS)
@@ -158,8 +135,16 @@ BUTTON = (
     r"|收藏本页|收藏)\s*[】\]]?"
 )
 BUTTONS_RE = re.compile(rf"^(?:{BUTTON}\s*)+$")
-# What may stand beside attachment names in a body that is nothing but its attachments.
-ATTACHMENT_RESIDUE_RE = re.compile(r"[\s\W_\d]|相关附件|附件|已下载|下载|点击|次")
+# Whether a container's text may hold any of them at all (most do not: no need to look closer).
+ARTICLE_END_HINTS = (
+    "上一条", "下一条", "上一篇", "下一篇", "上一则", "下一则", "上篇", "下篇", "前一篇", "后一篇",
+    "关闭", "打印", "返回", "收藏",
+    "prev", "Prev", "PREV", "next", "Next", "NEXT",
+)  # fmt: skip
+# What may stand beside attachment names in a body that is nothing but its attachments, besides
+# punctuation and digits.
+ATTACHMENT_WORDS_RE = re.compile(r"相关附件|附件|已下载|下载|点击|次")
+LETTER_RE = re.compile(r"[^\W\d_]")
 
 # --- List pages ---------------------------------------------------------------------------------
 # Ancestors that group the items of one list.
