@@ -11,6 +11,7 @@ templates, add stored pages of the new layout there and make this parser read bo
 from __future__ import annotations
 
 import copy
+import functools
 from configparser import ConfigParser
 from dataclasses import dataclass
 from functools import cached_property
@@ -367,8 +368,8 @@ class ArticleParser:
 
 def elements(node: lxml_html.HtmlElement, xpath: str) -> list[lxml_html.HtmlElement]:
     """The elements an element-selecting *xpath* (EXSLT regular expressions allowed: ``re:``)
-    finds from *node*, in document order (reverse order on reverse axes: nearest first)."""
-    found = node.xpath(xpath, namespaces=EXSLT)
+    finds from *node*, in document order."""
+    found = compiled(xpath)(node)
     if not isinstance(found, list):
         return []
     return [item for item in found if isinstance(item, lxml_html.HtmlElement)]
@@ -411,6 +412,12 @@ def drop(element: lxml_html.HtmlElement) -> None:
     parent = element.getparent()
     if parent is not None:
         element.drop_tree()
+
+
+@functools.cache
+def compiled(xpath: str) -> etree.XPath:
+    """*xpath* compiled once: the profiles' and the sources' few expressions, every page."""
+    return etree.XPath(xpath, namespaces=EXSLT)
 
 
 def innermost(found: list[lxml_html.HtmlElement]) -> lxml_html.HtmlElement:
