@@ -1,20 +1,21 @@
 """The article parser: HTML string in, ``ParsedArticle`` out. Pure: no Scrapy, no I/O.
 
-One parser for every NEU-like article page, each field a small method. It reads the content
-container of either CMS family (VSB ``div.v_news_content``, WebPlus ``div.wp_articlecontent``;
-:mod:`crawler.extract.selectors`), the title and meta line by position and text label around
-it, and says in ``ParsedArticle.parser`` which container it read (``"generic"`` when the page
-has none). The golden pages (``tests/golden``) pin its output; when a site changes its
-templates, add stored pages of the new layout there and make this parser read both.
+One parser for the article pages of every CMS family, each field a small method. It reads the
+content container its family's profile names (:mod:`crawler.extract.profiles`: VSB
+``div.v_news_content``, WebPlus ``div.wp_articlecontent``…), the title and meta line by position
+and text label around it (:mod:`crawler.extract.selectors`), and says in
+``ParsedArticle.parser`` which profile's container it read (``"generic"`` when the page has
+none). The golden pages (``tests/golden``) and the real pages of other universities
+(``tests/test_real_pages.py``) pin its output; when a site changes its templates, add stored
+pages of the new layout and make this parser read both.
 """
 
 from __future__ import annotations
 
 import copy
-import functools
 from configparser import ConfigParser
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 from urllib.parse import unquote, urlsplit
 
 import trafilatura
@@ -414,7 +415,7 @@ def drop(element: lxml_html.HtmlElement) -> None:
         element.drop_tree()
 
 
-@functools.cache
+@cache
 def compiled(xpath: str) -> etree.XPath:
     """*xpath* compiled once: the profiles' and the sources' few expressions, every page."""
     return etree.XPath(xpath, namespaces=EXSLT)
