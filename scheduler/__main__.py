@@ -142,7 +142,9 @@ def schedule_parser() -> argparse.ArgumentParser:
     )
     override = when.add_mutually_exclusive_group()
     override.add_argument(
-        "--every", metavar="DURATION", help="one job over all sources, e.g. 30m (s, m, h, d)"
+        "--every",
+        metavar="DURATION",
+        help="one job over all sources, e.g. 30m (unit required: s, m, h, d; at least 1s)",
     )
     override.add_argument(
         "--cron", metavar="EXPR", help="one job over all sources, a 5-field crontab expression"
@@ -159,7 +161,8 @@ def schedule_parser() -> argparse.ArgumentParser:
     when.add_argument(
         "--once",
         action="store_true",
-        help="run each job once now and exit: 0 ok, 1 degraded, 2 failed or bad configuration",
+        help="run each job once now and exit: 0 ok, 1 degraded or skipped, 2 failed or bad "
+        "configuration",
     )
     crawl = parser.add_argument_group("the crawl")
     crawl.add_argument("--sources", type=Path, metavar="FILE", help="sources file of the crawl")
