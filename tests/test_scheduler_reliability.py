@@ -391,3 +391,32 @@ def test_hand_edited_health_does_not_stop_the_scheduler(tmp_path: Path) -> None:
     assert "source 'english-focus': last_ok 'noon' is not a time" in done.stderr
     saved = json.loads((data / "health.json").read_text())["sources"]["english-focus"]
     assert saved["status"] == "ok" and datetime.fromisoformat(saved["last_ok"]).tzinfo
+
+
+PRINT_DEATH_SIGNAL = """
+import ctypes, ctypes.util
+libc = ctypes.CDLL(ctypes.util.find_library("c"))
+signal = ctypes.c_int()
+libc.prctl(2, ctypes.byref(signal))  # PR_GET_PDEATHSIG
+print(signal.value)
+"""
+
+
+@linux_only
+def test_the_tether_arms_the_death_signal_across_exec_and_refuses_an_orphan() -> None:
+    def tether(parent: int) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-c", PRINT_DEATH_SIGNAL]
+        return subprocess.run(
+            [sys.executable, "-m", "scheduler.tether", str(parent), "--", *command],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    armed = tether(os.getpid())
+    assert (armed.returncode, armed.stdout) == (0, f"{int(signal.SIGKILL)}\n"), armed.stderr
+    # Not our child's parent: that parent is gone, and nothing would stop the command.
+    orphan = tether(os.getppid())
+    assert (orphan.returncode, orphan.stdout) == (1, "")
