@@ -12,6 +12,7 @@ from scrapy.exceptions import IgnoreRequest, NotConfigured
 
 from crawler import stats
 from crawler.extract.urls import netloc
+from crawler.failures import OFFSITE_MESSAGE
 from crawler.walks import source_of
 
 logger = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ class SourceHostsMiddleware:
         else:
             stats.count(counter, source.name, stats.skipped("offsite"))
         logger.debug("Not leaving the sources' hosts: %s", request.url)
-        raise IgnoreRequest(f"offsite: {request.url}")
+        raise IgnoreRequest(f"{OFFSITE_MESSAGE}{request.url}")
 
 
 class RetryBackoffMiddleware:
