@@ -106,13 +106,13 @@ def check_link(where: str, value: object) -> str:
 
 
 def check_id(where: str, value: object) -> str:
-    if not isinstance(value, str) or not URI_RE.match(value):
+    if not isinstance(value, str) or not URI_RE.fullmatch(value):
         raise ConfigError(f"{where}: expected an absolute URI like 'tag:example.edu.cn,2024:news'")
     return value
 
 
 def check_language(where: str, value: object) -> str:
-    if not isinstance(value, str) or not LANGUAGE_RE.match(value):
+    if not isinstance(value, str) or not LANGUAGE_RE.fullmatch(value):
         raise ConfigError(f"{where}: expected a language tag like 'zh-CN' or 'en', got {value!r}")
     return value
 
@@ -121,8 +121,8 @@ def check_contact(where: str, value: object) -> str:
     """A URL or e-mail address that can stand in the User-Agent header."""
     if (
         not isinstance(value, str)
-        or not UA_COMMENT_RE.match(value)
-        or not (is_http_url(value) or EMAIL_RE.match(value.removeprefix("mailto:")))
+        or not UA_COMMENT_RE.fullmatch(value)
+        or not (is_http_url(value) or EMAIL_RE.fullmatch(value.removeprefix("mailto:")))
     ):
         raise ConfigError(
             f"{where}: expected an http(s) URL or e-mail address for the User-Agent, got {value!r}"

@@ -10,18 +10,21 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from lxml import etree
 
 from crawler.extract.profiles import PROFILES, Profile
-from crawler.extract.urls import netloc
+from crawler.extract.urls import DEFAULT_PORTS, netloc, site_netloc
 from crawler.tomlfile import check_keys, read_toml
 
 DEFAULT_SOURCES_FILE = Path(__file__).with_name("sources.toml")
 
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
-HOST_RE = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?$", re.IGNORECASE)
+# Whole values only (fullmatch): ``$`` alone lets a trailing newline through.
+NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]*")
+HOST_RE = re.compile(r"[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?", re.IGNORECASE)
+# A ``hosts`` entry names no scheme: ``:80`` and ``:443`` both mean the host itself.
+ANY_DEFAULT_PORT = tuple(DEFAULT_PORTS.values())
 LANGUAGES = ("zh", "en")
 CMS_NAMES = tuple(PROFILES)
 REQUIRED_KEYS = frozenset({"name", "start_urls", "language"})
@@ -126,15 +129,12 @@ def _parse_source(file: Path, index: int, table: object) -> Source:
     check_keys(label, table, OPTIONAL_KEYS, SourcesError, required=REQUIRED_KEYS)
 
     name = table["name"]
-    if not isinstance(name, str) or not NAME_RE.match(name):
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
         raise SourcesError(f"{label}: key 'name' must be a lower-case id like 'neunews-ddyw'")
     start_urls = table["start_urls"]
     if not isinstance(start_urls, list) or not start_urls:
         raise SourcesError(f"{label}: key 'start_urls' must be a non-empty list of URLs")
-    for url in start_urls:
-        parts = urlsplit(url) if isinstance(url, str) else None
-        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-            raise SourcesError(f"{label}: key 'start_urls': {url!r} is not an http(s) URL")
+    start_urls = [_start_url(f"{label}: key 'start_urls'", url) for url in start_urls]
     language = table["language"]
     if language not in LANGUAGES:
         raise SourcesError(f"{label}: key 'language' must be one of {', '.join(LANGUAGES)}")
@@ -208,11 +208,63 @@ def _container(label: str, value: object) -> str | None:
     return value
 
 
+def _start_url(where: str, url: object) -> str:
+    """A start URL with its host spelled as the crawl compares hosts (``netloc``): otherwise
+    an IDN host, or an explicit default port, makes its own pages off-site."""
+    parts = _split(url) if isinstance(url, str) else None
+    if (
+        not isinstance(url, str)
+        or parts is None
+        or parts.scheme not in DEFAULT_PORTS
+        or not parts.hostname
+    ):
+        raise SourcesError(f"{where}: {_shown(url)!r} is not an http(s) URL")
+    if parts.username is not None:  # sent, and logged, with every request
+        raise SourcesError(f"{where}: {_shown(url)!r}: a user name or password is not allowed")
+    _check_port(where, url, parts)
+    location = netloc(url)
+    return url if location == parts.netloc else parts._replace(netloc=location).geturl()
+
+
 def _hosts(label: str, hosts: object) -> frozenset[str]:
-    """The ``hosts`` key: netlocs (``host`` or ``host:port``), lower-cased as ``netloc`` does."""
+    """The ``hosts`` key: netlocs (``host`` or ``host:port``) as ``netloc`` spells them; either
+    scheme's default port means the host itself."""
     if not isinstance(hosts, list):
         raise SourcesError(f"{label}: key 'hosts' must be a list of host names")
+    where = f"{label}: key 'hosts'"
+    netlocs = set()
     for host in hosts:
-        if not isinstance(host, str) or not HOST_RE.match(host):
-            raise SourcesError(f"{label}: key 'hosts': {host!r} is not a host or host:port")
-    return frozenset(host.lower() for host in hosts)
+        location = site_netloc(host, ANY_DEFAULT_PORT) if isinstance(host, str) else ""
+        if not HOST_RE.fullmatch(location):
+            raise SourcesError(f"{where}: {_shown(host)!r} is not a host or host:port")
+        _check_port(where, host, urlsplit(f"//{location}"))
+        netlocs.add(location)
+    return frozenset(netlocs)
+
+
+def _split(url: str) -> SplitResult | None:
+    """*url*'s parts; None when it cannot be split (an unclosed ``[``)."""
+    try:
+        return urlsplit(url)
+    except ValueError:
+        return None
+
+
+def _check_port(where: str, shown: str, parts: SplitResult) -> None:
+    """Refuse a port no connection can use (a traceback when the first request is made)."""
+    try:
+        port = parts.port
+    except ValueError:  # not a number, or past 65535
+        port = 0
+    if port == 0:
+        raise SourcesError(f"{where}: {shown!r}: the port must be a number from 1 to 65535")
+
+
+def _shown(value: object) -> object:
+    """*value* as an error message may show it: anything before its last ``@`` after the
+    scheme (a user name and password) hidden."""
+    if not isinstance(value, str) or "@" not in value:
+        return value
+    head, _, tail = value.rpartition("@")
+    scheme_end = head.find("//")
+    return f"{head[: scheme_end + 2] if scheme_end >= 0 else ''}***@{tail}"

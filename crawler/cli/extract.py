@@ -99,7 +99,7 @@ def extract_record(
     from crawler.items import utc_now
     from crawler.sources import CMS_NAMES, LANGUAGES, NAME_RE
 
-    if not NAME_RE.match(source):
+    if not NAME_RE.fullmatch(source):
         raise ConfigError(f"--source {source!r}: expected a lower-case name like 'neunews-ddyw'")
     if language not in LANGUAGES:
         raise ConfigError(f"--language {language!r}: use {' or '.join(LANGUAGES)}")

@@ -6,12 +6,13 @@ default ports, tracking parameters); this module only decides how they combine.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 from urllib.parse import urljoin, urlsplit
 
 from courlan import normalize_url
-from w3lib.url import canonicalize_url, url_query_cleaner
+from w3lib.url import canonicalize_url, safe_url_string, url_query_cleaner
 
 # Session parameters make one page look like many; neither library drops them by default.
 SESSION_PARAMS = ("jsessionid", "sessionid", "phpsessid", "sid", "aspsessionid")
@@ -24,6 +25,7 @@ DOCUMENT_EXTENSIONS = frozenset(
 # VSB serves attachments through a download servlet with no file extension in the URL.
 DOWNLOAD_PATH_RE = re.compile(r"/system/_content/download\.jsp|/download\.jsp", re.IGNORECASE)
 NON_HTTP_SCHEMES = ("javascript:", "mailto:", "data:", "tel:", "ftp:", "file:")
+DEFAULT_PORTS = {"http": "80", "https": "443"}
 
 
 def canonical_url(url: str) -> str:
@@ -66,5 +68,27 @@ def is_document(url: str) -> bool:
 
 
 def netloc(url: str) -> str:
-    """Host and port as they identify a site (``127.0.0.1:8001``; the port only when given)."""
-    return urlsplit(url).netloc.lower()
+    """Host and port as they identify a site (``127.0.0.1:8001``; the port only when it is not
+    the scheme's default), spelled as ``site_netloc`` spells them."""
+    parts = urlsplit(url)
+    default_port = DEFAULT_PORTS.get(parts.scheme.lower())
+    return site_netloc(parts.netloc, () if default_port is None else (default_port,))
+
+
+def site_netloc(location: str, default_ports: tuple[str, ...]) -> str:
+    """*location* (``host[:port]``) lower-cased, an IDN host in punycode (as Scrapy requests
+    it), without a port among *default_ports*: ``http://例子.中国:80/`` and
+    ``http://xn--fsqu00a.xn--fiqs8s/`` are one site."""
+    location = location.lower()
+    if not location.isascii():
+        # Scrapy requests what w3lib makes of a URL; the same code spells the host here.
+        # A port out of range (ValueError) is no site's: the location is left as it is.
+        with contextlib.suppress(ValueError):
+            location = urlsplit(safe_url_string(f"//{location}")).netloc.lower()
+    host, colon, port = location.rpartition(":")
+    if colon and not port:
+        return host  # "h:" is requested as "h"
+    if not (colon and port.isascii() and port.isdigit()):
+        return location
+    port = str(int(port))  # ":080" is requested as ":80"
+    return host if port in default_ports else f"{host}:{port}"
