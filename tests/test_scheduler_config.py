@@ -94,7 +94,10 @@ language = "zh"
         ),
         (["--every", "0.01s"], "error: --every: interval 0.01s is too short: at least 1s"),
         (["--every", "5"], "error: --every: invalid duration '5': expected a number and a unit"),
-        (["--timeout", "600"], "error: --timeout: invalid duration '600': expected a number and a unit"),
+        (
+            ["--timeout", "600"],
+            "error: --timeout: invalid duration '600': expected a number and a unit",
+        ),
     ],
 )
 def test_schedules_that_cannot_work_are_refused_in_one_line(
