@@ -310,7 +310,7 @@ def _parse_job_table(file: Path, index: int, table: object) -> _JobTable:
     label = f"{file}: job {table.get('id', f'#{index}')!r}"
     check_keys(label, table, JOB_KEYS, ConfigError)
     job_id = table.get("id")
-    if not isinstance(job_id, str) or not JOB_ID_RE.match(job_id):
+    if not isinstance(job_id, str) or not JOB_ID_RE.fullmatch(job_id):
         raise ConfigError(f"{label}: key 'id' must be a lower-case id like 'news'")
     every, cron = table.get("every"), table.get("cron")
     if (every is None) == (cron is None):

@@ -223,6 +223,8 @@ def test_every_and_cron_replace_the_jobs(tmp_path: Path, sources_file: Path) -> 
         ('[[jobs]]\nid = "x"\nevery = "1m"\ncron = "* * * * *"', "exactly one of"),
         ('[[jobs]]\nid = "x"\nevery = "1m"\ncolour = 1', "unknown key 'colour'"),
         ('[[jobs]]\nid = "X!"\nevery = "1m"', "key 'id'"),
+        # $ matches before a trailing newline: ids are matched whole
+        ('[[jobs]]\nid = "x\\n"\nevery = "1m"', "key 'id'"),
         ('[[jobs]]\nid = "x"\nevery = "1y"', "job 'x': invalid duration"),
         ('[[jobs]]\nid = "x"\nevery = "0.5s"', "job 'x': interval 0.5s is too short"),
         (
