@@ -175,15 +175,18 @@ class ArticleParser:
     def title_index(self) -> int | None:
         """Index of the title's block among the blocks before the container."""
         before = self.blocks[0]
-        candidates = [
+        sized = [
             index
             for index, block in enumerate(before)
-            if not block.is_link
-            and MIN_TITLE_LENGTH <= len(block.text) <= MAX_TITLE_LENGTH
-            and not has_label(block.text)
-            and not selectors.BREADCRUMB_RE.search(block.text)
+            if not block.is_link and MIN_TITLE_LENGTH <= len(block.text) <= MAX_TITLE_LENGTH
         ]
-        in_head = [index for index in candidates if self._is_head_title(before[index].text)]
+
+        def may_be_title(index: int) -> bool:
+            text = before[index].text
+            return not has_label(text) and not selectors.BREADCRUMB_RE.search(text)
+
+        # <title> first, the cheapest test: most pages end the search there.
+        in_head = [i for i in sized if self._is_head_title(before[i].text) and may_be_title(i)]
         if not in_head and self.container_lines and self._is_head_title(self.container_lines[0]):
             # A single-page column: its title is <title>'s and the body's first line, and what
             # stands before the body is the site's (a sidebar's heading).
@@ -192,6 +195,7 @@ class ArticleParser:
             return max(in_head, key=lambda index: (len(before[index].text), index))
         if self.container is None:
             return None
+        candidates = [index for index in sized if may_be_title(index)]
         # Without <title> to confirm it, a title stands after the breadcrumb, if there is one:
         # what comes before (column name, navigation) is the site's, not the article's.
         breadcrumbs = [

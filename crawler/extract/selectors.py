@@ -87,6 +87,8 @@ class Vocabulary:
     field_of: Mapping[str, str | None] = field(init=False, repr=False, compare=False)
     # Label lengths, longest first: a label is looked up by the text before a separator.
     lengths: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    # Their last characters: most separators (times, URLs) follow none of them.
+    endings: frozenset[str] = field(init=False, repr=False, compare=False)
     leading: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -95,6 +97,7 @@ class Vocabulary:
             field_of.update((label.lower(), name) for label in labels)
         object.__setattr__(self, "field_of", field_of)
         object.__setattr__(self, "lengths", tuple(sorted({len(k) for k in field_of}, reverse=True)))
+        object.__setattr__(self, "endings", frozenset(label[-1] for label in field_of))
         # A value that is itself a label (``来源： 点击数 12``) is no value.
         every = "|".join(re.escape(label) for label in sorted(field_of, key=len, reverse=True))
         object.__setattr__(
@@ -104,6 +107,8 @@ class Vocabulary:
     def label_before(self, line: str, end: int, separator: str) -> tuple[int, str | None] | None:
         """The start and field of the longest label that ends at *end* in *line* (before
         *separator*), or None when none does."""
+        if end == 0 or line[end - 1].lower() not in self.endings:
+            return None
         window = line[max(0, end - self.lengths[0]) : end].lower()
         for length in self.lengths:
             if length > len(window):
