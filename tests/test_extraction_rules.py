@@ -151,3 +151,53 @@ def test_single_page_column_takes_its_title_from_the_head_and_the_body_not_a_sid
     parsed = parse_article(page, "http://lab.example.edu.cn/en/Upcoming.htm", "vsb")
     assert parsed is not None
     assert parsed.title == "Upcoming conf. submissions"
+
+
+def _body(html: str) -> str | None:
+    page = (
+        "<html><head><title>某学院召开工作会议-某大学</title></head><body><h1>某学院召开工作会议</h1>"
+        f'<div>发布时间：2024-05-06</div><div class="v_news_content">{html}</div>'
+        "</body></html>"
+    )
+    parsed = parse_article(page, "http://a.edu.cn/info/1002/1.htm", "vsb")
+    assert parsed is not None
+    return parsed.text
+
+
+def test_cutting_prev_next_never_takes_article_text_with_it() -> None:
+    # The button shares its element with a paragraph: nothing is cut (the text stays whole).
+    text = _body(
+        "<p>第一段正文内容很长很长。</p><div>第二段正文内容，也很重要。<br>【打印本页】</div>"
+    )
+    assert text is not None and "第二段正文内容，也很重要。" in text
+    # A paragraph that opens with "Next:" is prose, not a link to the next article.
+    text = _body(
+        "<p>The lab opened on Monday.</p><p>Next: the team will publish its first results in a "
+        "journal this summer, with data from two years of field work.</p><p>Closing words.</p>"
+    )
+    assert text is not None and text.endswith("Closing words.")
+    # A real prev/next line (a link) and the close button after the body are cut.
+    text = _body(
+        '<p>正文第一段。</p><p>正文第二段。</p><p>下一篇：<a href="2.htm">另一篇文章的标题</a></p>'
+        "<p>【关闭】</p>"
+    )
+    assert text == "正文第一段。\n\n正文第二段。"
+
+
+def test_a_pasted_block_with_the_containers_class_is_not_the_whole_body() -> None:
+    text = _body(
+        "<p>第一段正文内容。</p><div class='v_news_content'><p>转载的一段引文。</p></div>"
+        "<p>第三段正文内容。</p>"
+    )
+    assert text == "第一段正文内容。\n\n转载的一段引文。\n\n第三段正文内容。"
+
+
+def test_a_meta_line_after_the_container_wins_over_a_closing_byline() -> None:
+    page = (
+        "<html><head><title>某学院召开工作会议-某大学</title></head><body><h1>某学院召开工作会议</h1>"
+        '<div class="v_news_content"><p>会议正文。</p><p>文章来源：新华社</p></div>'
+        "<div>作者：张三 来源：党委宣传部 发布时间：2024-05-06</div></body></html>"
+    )
+    parsed = parse_article(page, "http://a.edu.cn/info/1002/1.htm", "vsb")
+    assert parsed is not None
+    assert (parsed.origin, parsed.authors) == ("党委宣传部", ["张三"])

@@ -256,8 +256,9 @@ class ArticleParser:
         byline = read_labels(
             self.byline_lines, self.vocabulary, fields=selectors.BYLINE_FIELDS, leading=True
         )
-        for key, value in (trailing | byline).items():
-            found.setdefault(key, value)
+        for fallback in (trailing, byline):
+            for key, value in fallback.items():
+                found.setdefault(key, value)
         return found
 
     @cached_property
@@ -383,19 +384,31 @@ def elements(node: lxml_html.HtmlElement, xpath: str) -> list[lxml_html.HtmlElem
 def cut_after_article(body: lxml_html.HtmlElement) -> None:
     """Drop what follows the article inside *body* (a copy of its container): a template that
     never closes its divs puts the prev/next links and 【关闭】 there. A button line before any
-    text is dropped on its own."""
+    text is dropped on its own. Only an element holding nothing but such a line is cut at, so
+    no article text goes with it."""
     seen_text = False
     for block in page_blocks(body).before:
-        ends_article = selectors.PREV_NEXT_RE.match(block.text) or selectors.BUTTONS_RE.match(
-            block.text
-        )
-        if not ends_article:
+        if not ends_article(block):
             seen_text = True
-        elif block.element is not body:
+        elif block.element is not body and _holds_only(block.element, block.text):
             if seen_text:
                 remove_from(block.element, body)
                 return
             drop(block.element)
+
+
+def ends_article(block: Block) -> bool:
+    """Whether *block* is a prev/next line (mostly a link, or short: ``上一篇：没有了``) or a row
+    of buttons (【关闭】【打印】), not a paragraph that opens with ``Next:``."""
+    if selectors.BUTTONS_RE.match(block.text):
+        return True
+    return bool(selectors.PREV_NEXT_RE.match(block.text)) and (
+        block.is_link or len(block.text) <= selectors.MAX_BARE_PREV_NEXT
+    )
+
+
+def _holds_only(element: lxml_html.HtmlElement, line: str) -> bool:
+    return normalize_space(element.text_content()) == line
 
 
 def remove_from(element: lxml_html.HtmlElement, root: lxml_html.HtmlElement) -> None:
@@ -426,12 +439,21 @@ def compiled(xpath: str) -> etree.XPath:
 
 
 def innermost(found: list[lxml_html.HtmlElement]) -> lxml_html.HtmlElement:
-    """The first of *found* that holds none of the others: a template that never closes its
-    container puts a second one (the real one) inside the first, with prev/next after it."""
-    for element in found:
-        if not any(element in other.iterancestors() for other in found if other is not element):
-            return element
-    return found[0]
+    """The container: a template that never closes its container puts a second one (the real
+    one) inside the first, with only prev/next, buttons and links around it; a container that
+    holds text of its own around a nested one (a pasted block with the same class) is the
+    body itself."""
+    outer = found[0]
+    inner = next((other for other in found[1:] if outer in other.iterancestors()), None)
+    if inner is None:
+        return outer
+    around = page_blocks(outer, inner)
+    if all(
+        block.is_link or ends_article(block) or selectors.ATTACHMENT_LINE_RE.match(block.text)
+        for block in [*around.before, *around.after]
+    ):
+        return innermost([inner, *(other for other in found if inner in other.iterancestors())])
+    return outer
 
 
 def densest_paragraphs(tree: lxml_html.HtmlElement) -> lxml_html.HtmlElement | None:

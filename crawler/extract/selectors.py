@@ -140,6 +140,10 @@ BUTTON = (
     r"|收藏本页|收藏)\s*[】\]]?"
 )
 BUTTONS_RE = re.compile(rf"^(?:{BUTTON}\s*)+$")
+# The line of an attachment, as VSB lists them after the body: 附件【报名表.docx】已下载12次.
+ATTACHMENT_LINE_RE = re.compile(r"^(?:相关附件|附件\s*\d*|Attachments?)\s*[【\[:：]", re.IGNORECASE)
+# A prev/next line that is not mostly a link is this short at most (上一篇：没有了).
+MAX_BARE_PREV_NEXT = 20
 # Whether a container's text may hold any of them at all (most do not: no need to look closer).
 ARTICLE_END_HINTS = (
     "上一条", "下一条", "上一篇", "下一篇", "上一则", "下一则", "上篇", "下篇", "前一篇", "后一篇",
