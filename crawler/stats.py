@@ -52,6 +52,17 @@ def skipped(reason: str) -> str:
     return f"skipped/{reason}"
 
 
+# What a site's claims may cost is capped (counted when a cap is hit): article links past
+# NEU_MAX_LINKS_PER_PAGE on one list page, new articles past NEU_MAX_ARTICLES_PER_RUN in the run
+# (their column is walked in full again next run), pages of more than NEU_MAX_PAGE_TAGS tags
+# (not parsed).
+LINK_LIMIT = skipped("link_limit")
+ARTICLE_LIMIT = skipped("article_limit")
+TOO_MANY_TAGS = skipped("too_many_tags")
+# Scrapy's finish reason of a crawl stopped by a MemoryError: it did not finish.
+OUT_OF_MEMORY = "out_of_memory"
+
+
 def failed(reason: str) -> str:
     """A request that failed, by reason (``http_503``, ``too_large``, ``TimeoutError``…)."""
     return f"failed/{reason}"

@@ -109,6 +109,8 @@ class Walks:
         backfill: bool,
         lookback_pages: int,
         max_list_pages: int,
+        max_links_per_page: int,
+        max_articles: int,
         max_url_length: int,
     ) -> None:
         self.state = state
@@ -116,12 +118,15 @@ class Walks:
         self.backfill = backfill
         self.lookback_pages = lookback_pages
         self.max_list_pages = max_list_pages
+        self.max_links_per_page = max_links_per_page
+        self.max_articles = max_articles  # new articles queued in the run
         self.max_url_length = max_url_length
         self.walks: list[Walk] = []
         # id -> labels of the columns listing it, in the order they were seen.
         self.columns_of: dict[str, list[str]] = {}
         # Articles held back until every list page is read, so their columns are all known.
         self.pending: list[Fetch] = []
+        self.queued = 0  # articles ever put in pending (the run's cap counts them)
 
     def start(self, url: str, source: Source, column: str | None) -> Walk:
         """A new walk of the column whose first list page is *url*."""
@@ -226,7 +231,17 @@ class Walks:
         self.count(name, stats.ARTICLE_LINKS, len(page.articles))
         if not page.articles:
             logger.warning("No article links on list page %s", url)
-        for listed in page.articles:
+        listed_here = page.articles[: self.max_links_per_page]
+        if len(page.articles) > len(listed_here):
+            # Not a failure: the same page would be cut the same way on every run.
+            self.count(name, stats.LINK_LIMIT, len(page.articles) - len(listed_here))
+            logger.warning(
+                "Taking the first %d of %d article links on %s (link limit)",
+                len(listed_here),
+                len(page.articles),
+                url,
+            )
+        for listed in listed_here:
             self._take(walk, listed)
         if walk.search is Search.CANDIDATE:
             self._found(walk, page)
@@ -287,8 +302,23 @@ class Walks:
             self.count(name, stats.skipped("known"), 1)
         elif not first_sight:
             self.count(name, stats.skipped("listed_again"), 1)
+        elif self.queued >= self.max_articles:
+            self._leave_for_next_run(walk)
         else:
+            self.queued += 1
             self.pending.append(Fetch(listed, walk))
+
+    def _leave_for_next_run(self, walk: Walk) -> None:
+        """A new article past the run's article limit: counted, and its walk left unfinished,
+        so that the next run walks it in full and fetches what this one left."""
+        self.count(walk.source.name, stats.ARTICLE_LIMIT, 1)
+        if not walk.failed:
+            self.fail(walk)
+            logger.warning(
+                "Article limit (%d a run) reached: the rest of %s is left for the next run",
+                self.max_articles,
+                walk.key,
+            )
 
     def _next_pages(self, walk: Walk, page: ListPage) -> list[str]:
         """The next page, or in a full walk every page the pager numbers (fetched side by side
@@ -300,8 +330,11 @@ class Walks:
             return []
         limit = min(walk.source.max_pages or self.max_list_pages, self.max_list_pages)
         room = limit - walk.pages
+        # One page past the room, to tell a pager cut by the limit from one that fits.
         numbered = (
-            numbered_pages(page.next_url, page.last_url) if walk.full and page.last_url else []
+            numbered_pages(page.next_url, page.last_url, room + 1)
+            if walk.full and page.last_url
+            else []
         )
         walk.enumerated = bool(numbered)
         urls = numbered or [page.next_url]

@@ -125,16 +125,16 @@ def test_empty_and_binary_pages_are_not_articles() -> None:
 
 
 def test_pager_numbering_gives_every_page() -> None:
-    assert numbered_pages("https://a.cn/ddyw/10.htm", "https://a.cn/ddyw/1.htm") == [
+    assert numbered_pages("https://a.cn/ddyw/10.htm", "https://a.cn/ddyw/1.htm", 100) == [
         f"https://a.cn/ddyw/{n}.htm" for n in range(10, 0, -1)
     ]
-    assert numbered_pages("https://a.cn/xwdt/list2.htm", "https://a.cn/xwdt/list4.htm") == [
+    assert numbered_pages("https://a.cn/xwdt/list2.htm", "https://a.cn/xwdt/list4.htm", 100) == [
         "https://a.cn/xwdt/list2.htm",
         "https://a.cn/xwdt/list3.htm",
         "https://a.cn/xwdt/list4.htm",
     ]
-    assert numbered_pages("https://a.cn/ddyw/10.htm", "https://a.cn/other/1.htm") == []
-    assert numbered_pages("https://a.cn/ddyw/10.htm", "javascript:;") == []
+    assert numbered_pages("https://a.cn/ddyw/10.htm", "https://a.cn/other/1.htm", 100) == []
+    assert numbered_pages("https://a.cn/ddyw/10.htm", "javascript:;", 100) == []
 
 
 def test_single_page_column_takes_its_title_from_the_head_and_the_body_not_a_sidebar() -> None:

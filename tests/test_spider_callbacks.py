@@ -39,6 +39,7 @@ import crawler.extraction as extraction_module
 import crawler.spiders.neu_news as neu_news_module
 from crawler import settings as project_settings
 from crawler import stats
+from crawler.extensions import StopOnMemoryError
 from crawler.extract.article import parse_article
 from crawler.extract.record import build_record
 from crawler.extract.urls import article_id, canonical_id, canonical_url
@@ -269,7 +270,8 @@ async def open_crawl(
         start_requests = [request async for request in spider.start()]
         yield Crawl(crawler, spider, start_requests)
     finally:
-        await crawler.engine.close_spider_async(reason="finished")
+        if crawler.engine.spider is not None:  # unless the crawl closed itself
+            await crawler.engine.close_spider_async(reason="finished")
 
 
 def run(scenario: Callable[[], Coroutine[Any, Any, None]]) -> None:
@@ -819,5 +821,50 @@ def test_spider_error_without_a_response_is_handled(tmp_path: Path) -> None:
             )
             handler_failures = [result for _, result in results if isinstance(result, Failure)]
             assert handler_failures == []
+
+    run(scenario)
+
+
+# -- what a page may cost ---------------------------------------------------------------------------
+
+
+def test_list_page_of_more_tags_than_the_limit_is_not_parsed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(neu_news_module, "parse_list", raise_layout_changed)
+
+    async def scenario() -> None:
+        async with open_crawl(tmp_path, "backfill", NEU_MAX_PAGE_TAGS=20) as crawl:
+            body = list_html(range(20, 0, -1))
+            assert body.count(b"<") > 20
+            await crawl.read_list(crawl.start_request(DDYW), body)
+            assert crawl.stat(stats.TOO_MANY_TAGS, DDYW_SOURCE) == 1
+            assert crawl.stat(stats.skipped("unparsable_list"), DDYW_SOURCE) == 1
+            assert crawl.stat(stats.failed("callback_LayoutChangedError")) == 0  # never parsed
+            assert crawl.scheduled() == []
+
+    run(scenario)
+
+
+def test_callback_out_of_memory_stops_the_crawl_as_unfinished(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def out_of_memory(*args: object, **kwargs: object) -> None:
+        raise MemoryError
+
+    monkeypatch.setattr(neu_news_module, "parse_list", out_of_memory)
+
+    async def scenario() -> None:
+        closed: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        async with open_crawl(tmp_path, "backfill") as crawl:
+            # The harness starts no extensions: this one is built as Scrapy builds it.
+            StopOnMemoryError.from_crawler(crawl.crawler)
+            crawl.crawler.signals.connect(
+                lambda reason: closed.set_result(reason), signal=signals.spider_closed, weak=False
+            )
+            await crawl.read_list(crawl.start_request(DDYW), list_html([3, 2]))
+            assert crawl.stat(stats.failed("callback_MemoryError"), DDYW_SOURCE) == 1
+            assert crawl.walk().failed
+            assert await closed == stats.OUT_OF_MEMORY
 
     run(scenario)

@@ -113,6 +113,8 @@ def make_walks(
     backfill: bool = False,
     lookback_pages: int = 0,
     max_list_pages: int = 1000,
+    max_links_per_page: int = 1000,
+    max_articles: int = 100_000,
     max_url_length: int = 2083,
 ) -> Walks:
     return Walks(
@@ -121,6 +123,8 @@ def make_walks(
         backfill=backfill,
         lookback_pages=lookback_pages,
         max_list_pages=max_list_pages,
+        max_links_per_page=max_links_per_page,
+        max_articles=max_articles,
         max_url_length=max_url_length,
     )
 
@@ -274,6 +278,17 @@ def test_page_limit_cuts_the_enumerated_pages() -> None:
     walk = walks.start(FIRST, SOURCE, COLUMN)
     page = list_page([3], next_url=vsb_page(9), last_url=vsb_page(1))
     assert walks.read(walk, page, FIRST) == [vsb_page(9), vsb_page(8), vsb_page(7)]
+    assert counts[(SOURCE.name, stats.skipped("page_limit"))] == 1
+
+
+def test_a_pager_claiming_a_billion_pages_costs_the_page_limit_not_the_claim() -> None:
+    counts = Counts()
+    walks = make_walks(DictState(), counts, backfill=True, max_list_pages=1000)
+    walk = walks.start(FIRST, SOURCE, COLUMN)
+    page = list_page([3], next_url=vsb_page(999_999_999), last_url=vsb_page(1))
+    pages = walks.read(walk, page, FIRST)
+    assert pages == [vsb_page(n) for n in range(999_999_999, 999_999_000, -1)]
+    assert walk.enumerated
     assert counts[(SOURCE.name, stats.skipped("page_limit"))] == 1
 
 
@@ -512,3 +527,44 @@ def test_search_failed_ends_only_a_search_under_way() -> None:
     assert counts[(SOURCE.name, stats.COLUMN_NOT_FOUND)] == 1
     walks.search_failed(walk)
     assert counts[(SOURCE.name, stats.COLUMN_NOT_FOUND)] == 1
+
+
+# -- caps on links and articles -------------------------------------------------------------------
+
+
+def test_links_past_the_page_cap_are_counted_and_the_walk_still_finishes() -> None:
+    state, counts = DictState(), Counts()
+    walks = make_walks(state, counts, backfill=True, max_links_per_page=2)
+    walk = walks.start(FIRST, SOURCE, COLUMN)
+    walks.read(walk, list_page([5, 4, 3, 2, 1]), FIRST)
+    assert [fetch.article for fetch in walks.pending] == [listed(5), listed(4)]
+    assert counts[(SOURCE.name, stats.LINK_LIMIT)] == 3
+    assert counts[(SOURCE.name, stats.ARTICLE_LINKS)] == 5
+    # The same page is cut the same way every run: not a reason to walk the column again.
+    walks.take_pending()
+    walks.finish()
+    assert state.complete[walk.key] is True
+
+
+def test_new_articles_past_the_run_cap_are_counted_and_left_for_the_next_run() -> None:
+    state, counts = DictState(), Counts()
+    walks = make_walks(state, counts, backfill=True, max_articles=3)
+    walk = walks.start(FIRST, SOURCE, COLUMN)
+    other = walks.start(f"{BASE}/mtdd.htm", OTHER, "媒体东大")
+    walks.read(walk, list_page([5, 4]), FIRST)
+    walks.read(other, list_page([15, 14, 13]), other.url)
+    assert [fetch.article for fetch in walks.pending] == [listed(5), listed(4), listed(15)]
+    assert counts[(OTHER.name, stats.ARTICLE_LIMIT)] == 2
+    assert counts[(SOURCE.name, stats.ARTICLE_LIMIT)] == 0
+    walks.take_pending()
+    walks.finish()
+    assert state.complete == {walk.key: True, other.key: False}
+
+
+def test_known_and_repeated_links_do_not_count_against_the_run_cap() -> None:
+    state, counts = DictState(known={listed(5).id}), Counts()
+    walks = make_walks(state, counts, backfill=True, max_articles=2)
+    walk = walks.start(FIRST, SOURCE, COLUMN)
+    walks.read(walk, list_page([5, 4, 4, 3]), FIRST)
+    assert [fetch.article for fetch in walks.pending] == [listed(4), listed(3)]
+    assert counts[(SOURCE.name, stats.ARTICLE_LIMIT)] == 0

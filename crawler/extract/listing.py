@@ -177,16 +177,18 @@ def _main_groups(
     return [group for group in groups if shared_depth(group) == deepest]
 
 
-def numbered_pages(next_url: str, last_url: str) -> list[str]:
-    """Every page from *next_url* to *last_url* when both are the same URL but for a number
-    (counting up or down), else []."""
+def numbered_pages(next_url: str, last_url: str, limit: int) -> list[str]:
+    """The first *limit* pages from *next_url* to *last_url* when both are the same URL but for
+    a number (counting up or down), else []. Bounded by *limit*, not by what the pager claims:
+    a pager may claim a billion pages."""
     first = selectors.NUMBERED_PAGE_RE.match(next_url)
     last = selectors.NUMBERED_PAGE_RE.match(last_url)
     if not first or not last or first["stem"] != last["stem"] or first["suffix"] != last["suffix"]:
         return []
     start, end = int(first["number"]), int(last["number"])
     step = 1 if end >= start else -1
-    return [f"{first['stem']}{n}{first['suffix']}" for n in range(start, end + step, step)]
+    numbers = range(start, end + step, step)[: max(limit, 0)]
+    return [f"{first['stem']}{n}{first['suffix']}" for n in numbers]
 
 
 def _pager_link(

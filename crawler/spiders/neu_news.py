@@ -47,6 +47,7 @@ class NeuNewsSpider(scrapy.Spider):
     name = "neu_news"
     walks: Walks
     extractor: ArticleExtractor
+    max_page_tags: int
 
     def __init__(self, mode: str | None = None, sources: str | None = None, **kwargs: Any):
         super().__init__(**kwargs)
@@ -66,6 +67,7 @@ class NeuNewsSpider(scrapy.Spider):
         spider.mode = config.mode
         spider.hosts = frozenset().union(*(source.hosts for source in config.sources))
         spider.extractor = ArticleExtractor.from_crawler(crawler)
+        spider.max_page_tags = crawler.settings.getint("NEU_MAX_PAGE_TAGS")
         crawler.signals.connect(spider.start_article_phase, signal=signals.spider_idle)
         crawler.signals.connect(spider.callback_failed, signal=signals.spider_error)
         return spider
@@ -79,6 +81,8 @@ class NeuNewsSpider(scrapy.Spider):
             backfill=self.mode == "backfill",
             lookback_pages=settings.getint("NEU_LOOKBACK_PAGES"),
             max_list_pages=settings.getint("NEU_MAX_LIST_PAGES"),
+            max_links_per_page=settings.getint("NEU_MAX_LINKS_PER_PAGE"),
+            max_articles=settings.getint("NEU_MAX_ARTICLES_PER_RUN"),
             # Article requests go to the engine at the idle signal, past the spider middlewares
             # (there is no callback to yield them from), so UrlLengthMiddleware never sees them.
             max_url_length=settings.getint("URLLENGTH_LIMIT"),
@@ -271,12 +275,24 @@ class NeuNewsSpider(scrapy.Spider):
             )
 
     def _html(self, response: Response, source: Source) -> str | None:
-        """The page's HTML, decoded with the encoding its bytes fit; None if it is not HTML."""
-        if isinstance(response, TextResponse):
-            return decode_html(response.body, header(response, b"Content-Type"))
-        self._count(source.name, stats.skipped("not_html"))
-        logger.warning("Not an HTML page: %s", response.url)
-        return None
+        """The page's HTML, decoded with the encoding its bytes fit; None if it is not HTML,
+        or has more tags than a page's tree may cost."""
+        if not isinstance(response, TextResponse):
+            self._count(source.name, stats.skipped("not_html"))
+            logger.warning("Not an HTML page: %s", response.url)
+            return None
+        # Every tag opens with "<": counted in the bytes before any tree is built.
+        tags = response.body.count(b"<")
+        if tags > self.max_page_tags:
+            self._count(source.name, stats.TOO_MANY_TAGS)
+            logger.warning(
+                "Not parsing %s: up to %d tags, over the limit of %d",
+                response.url,
+                tags,
+                self.max_page_tags,
+            )
+            return None
+        return decode_html(response.body, header(response, b"Content-Type"))
 
     def _list_page(self, response: Response, source: Source) -> ListPage | None:
         """The list page as *source* reads it (its profile, its hosts), off-site links counted."""
