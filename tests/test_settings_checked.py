@@ -1,0 +1,124 @@
+"""Settings are checked (issue 11, item 17): a bad NEU_* setting is one line and exit 2 before
+anything starts, every NEU_* setting is checked in one place (``crawler.config``), and Scrapy's
+Telnet console is off unless asked for."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from scrapy.settings import Settings
+
+from crawler import settings as project_settings
+from crawler.commandline import CONFIG_ERROR_EXIT, ConfigError
+from crawler.config import SETTINGS, check_settings
+from replica import ReplicaServer
+from tests.conftest import FAST_SETTINGS, PROJECT_ROOT, crawl_command
+
+PROJECT_NEU_SETTINGS = {name for name in dir(project_settings) if name.startswith("NEU_")}
+TELNET_LISTENING = "Telnet console listening"
+SOURCE = "english-focus"
+LOCAL_SOURCE = """
+[[sources]]
+name = "local"
+start_urls = ["http://127.0.0.1:9/ddyw.htm"]
+language = "zh"
+"""
+
+
+def project(**overrides: object) -> Settings:
+    settings = Settings()
+    settings.setmodule(project_settings, priority="project")
+    settings.setdict(overrides, priority="cmdline")
+    return settings
+
+
+def test_every_project_setting_has_its_check_and_its_default_passes_it() -> None:
+    assert set(SETTINGS) >= PROJECT_NEU_SETTINGS
+    check_settings(project())
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("NEU_RECHECK_DAYS", "abc"),
+        ("NEU_RECHECK_DAYS", "-1"),
+        ("NEU_RECHECK_DAYS", "nan"),
+        ("NEU_RECHECK_DAYS", "inf"),
+        ("NEU_FEED_BATCH_SIZE", "0"),
+        ("NEU_FEED_BATCH_SIZE", "1.5"),
+        ("NEU_MAX_LIST_PAGES", "0"),
+        ("NEU_MAX_LINKS_PER_PAGE", "many"),
+        ("NEU_MAX_ARTICLES_PER_RUN", "0"),
+        ("NEU_MAX_PAGE_TAGS", ""),
+        ("NEU_LOOKBACK_PAGES", "-1"),
+        ("NEU_EXTRACT_PROCESSES", "two"),
+        ("NEU_RETRY_BACKOFF_BASE", "-2"),
+        ("NEU_RETRY_BACKOFF_MAX", "1e999"),
+    ],
+)
+def test_a_bad_number_is_refused_naming_the_setting(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=f"^setting {name}: '{value}' is not "):
+        check_settings(project(**{name: value}))
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("NEU_RECHECK_DAYS", "0.5"), ("NEU_RECHECK_DAYS", "0"), ("NEU_FEED_BATCH_SIZE", "1")],
+)
+def test_a_good_number_given_as_text_passes(name: str, value: str) -> None:
+    check_settings(project(**{name: value}))
+
+
+def test_an_unknown_project_setting_is_refused_as_a_typo_would_be_ignored() -> None:
+    with pytest.raises(ConfigError, match=r"^unknown setting NEU_MAX_LIST_PAGE: "):
+        check_settings(project(NEU_MAX_LIST_PAGE="5"))
+
+
+@pytest.mark.parametrize(
+    "setting", ["NEU_RECHECK_DAYS=abc", "NEU_FEED_BATCH_SIZE=0", "NEU_MAX_LINKS_PER_PAGE=x"]
+)
+def test_crawl_with_a_bad_setting_says_one_line_and_exits_2_before_anything(
+    tmp_path: Path, setting: str
+) -> None:
+    data, sources = tmp_path / "data", tmp_path / "sources.toml"
+    # Were the setting let through, the crawl would reach no further than a closed local port.
+    sources.write_text(LOCAL_SOURCE, encoding="utf-8")
+    command = [sys.executable, "-m", "scrapy", "crawl", "neu_news"]
+    command += ["-s", f"NEU_DATA_DIR={data}", "-s", f"NEU_SOURCES_FILE={sources}", "-s", setting]
+    completed = subprocess.run(
+        command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60, check=False
+    )
+    name = setting.partition("=")[0]
+    assert completed.returncode == CONFIG_ERROR_EXIT
+    assert completed.stderr.startswith(f"error: setting {name}: ")
+    assert completed.stderr.count("\n") == 1, completed.stderr
+    assert not data.exists()  # the data directory was not even created
+
+
+def run_small_crawl(tmp_path: Path, sources: Path, *settings: str) -> str:
+    """A crawl of one replica source with the project's own Telnet default (the suite's
+    crawls turn the console off), and *settings*; its log."""
+    tmp_path.mkdir()
+    command = crawl_command(sources, tmp_path / "data", tmp_path, "-a", f"sources={SOURCE}")
+    suite_off = command.index(f"TELNETCONSOLE_ENABLED={FAST_SETTINGS['TELNETCONSOLE_ENABLED']}")
+    del command[suite_off - 1 : suite_off + 1]  # the "-s" and the setting
+    for setting in settings:
+        command += ["-s", setting]
+    completed = subprocess.run(
+        command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert completed.returncode == 0, completed.stderr
+    return (tmp_path / "crawl.log").read_text(encoding="utf-8")
+
+
+def test_telnet_console_is_off_unless_asked_for(
+    tmp_path: Path, server: ReplicaServer, sources_file: Path
+) -> None:
+    log = run_small_crawl(tmp_path / "default", sources_file)
+    assert "scrapy.extensions.telnet.TelnetConsole" not in log
+    assert TELNET_LISTENING not in log
+    asked = run_small_crawl(tmp_path / "asked", sources_file, "TELNETCONSOLE_ENABLED=True")
+    assert TELNET_LISTENING in asked
