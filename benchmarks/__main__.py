@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks import RESULTS_PATH, extraction, incremental, scale, throughput
+from benchmarks import RESULTS_PATH, extraction, incremental, oversized, scale, throughput
 from benchmarks.crawls import POLITENESS_OFF
 from benchmarks.machine import machine_info
 from benchmarks.replica_host import ReplicaHost
@@ -64,6 +64,8 @@ def measure_all(args: argparse.Namespace, work: Path) -> tuple[list[Row], dict[s
         rows += more_rows
         more_rows, results["scale"] = scale.run(host, backfill, work, args.scale)
         rows += more_rows
+    more_rows, results["oversized"] = oversized.run(work)
+    rows += more_rows
     rows.sort(key=lambda row: int(row.measure.partition(".")[0]))
     return rows, results
 

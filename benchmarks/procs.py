@@ -36,11 +36,19 @@ class ChildRun:
     peak_rss_mib: float
 
 
-def run_child(argv: list[str], log_path: Path, stdout_path: Path | None = None) -> ChildRun:
-    """Run *argv* from the project root to its end; raise ``BenchmarkError`` if it fails."""
+def run_child(
+    argv: list[str],
+    log_path: Path,
+    stdout_path: Path | None = None,
+    *,
+    max_address_space: int | None = None,
+) -> ChildRun:
+    """Run *argv* from the project root to its end (within *max_address_space* bytes of address
+    space if given); raise ``BenchmarkError`` if it fails."""
     logger.debug("Running %s", " ".join(argv))
     report = log_path.with_suffix(".rusage.json")
-    launcher = [sys.executable, "-m", "benchmarks.launcher", str(report), "--", *argv]
+    cap = ["--max-address-space", str(max_address_space)] if max_address_space else []
+    launcher = [sys.executable, "-m", "benchmarks.launcher", str(report), *cap, "--", *argv]
     out_target = stdout_path if stdout_path is not None else Path(os.devnull)
     with log_path.open("wb") as log, out_target.open("wb") as out:
         process = subprocess.Popen(
