@@ -13,8 +13,9 @@ from pathlib import Path
 from urllib.parse import SplitResult, urlsplit
 
 from lxml import etree
+from lxml import html as lxml_html
 
-from crawler.extract.profiles import PROFILES, Profile
+from crawler.extract.profiles import PROFILES, Profile, compiled
 from crawler.extract.urls import DEFAULT_PORTS, netloc, site_netloc
 from crawler.tomlfile import check_keys, read_toml
 
@@ -40,6 +41,12 @@ OPTIONAL_KEYS = frozenset(
         "article_pattern",
         "container",
     }
+)
+
+
+# A page to try a source's ``container`` on: every kind of node an XPath may select.
+SAMPLE_PAGE = lxml_html.document_fromstring(
+    '<html><head><title>t</title></head><body><div id="a" class="b"><p>t</p></div></body></html>'
 )
 
 
@@ -142,6 +149,9 @@ def _parse_source(file: Path, index: int, table: object) -> Source:
     column = table.get("column")
     if column is not None and (not isinstance(column, str) or not column.strip()):
         raise SourcesError(f"{label}: key 'column' must be a non-empty string")
+    if column is not None and len(start_urls) > 1:
+        # The label finds one list page again when it moves: one column, one list page.
+        raise SourcesError(f"{label}: key 'column' labels one list page: give one start URL")
     cms = table.get("cms")
     if cms is not None and cms not in CMS_NAMES:
         raise SourcesError(f"{label}: key 'cms' must be one of {', '.join(CMS_NAMES)}")
@@ -201,10 +211,15 @@ def _container(label: str, value: object) -> str | None:
         return None
     if not isinstance(value, str) or not value.strip():
         raise SourcesError(f"{label}: key 'container' must be an XPath expression")
+    # Compiled and tried as the article parser will use it: an expression that compiles but
+    # cannot run (an unknown prefix) or selects no elements (count(), @attr) would fail on
+    # every article page instead.
     try:
-        etree.XPath(value)
+        found = compiled(value)(SAMPLE_PAGE)
     except etree.XPathError as exc:
         raise SourcesError(f"{label}: key 'container': bad XPath: {exc}") from None
+    if not isinstance(found, list) or not all(isinstance(item, etree._Element) for item in found):
+        raise SourcesError(f"{label}: key 'container': {value!r} must select elements")
     return value
 
 

@@ -80,6 +80,10 @@ def test_sources_without_overrides_keep_their_start_hosts_only(tmp_path: Path) -
         ('container = "  "', "key 'container' must be an XPath expression"),
         ("container = 3", "key 'container' must be an XPath expression"),
         ('container = "//div"', "key 'container' extends a CMS profile: give key 'cms' too"),
+        # compiles, but fails or selects no elements on every page
+        ('container = "//h:div"\ncms = "vsb"', "key 'container': bad XPath"),
+        ('container = "count(//div)"\ncms = "vsb"', "'count(//div)' must select elements"),
+        ('container = "//div/@id"\ncms = "vsb"', "'//div/@id' must select elements"),
         ('article_pattern = "x"', "key 'article_pattern' extends a CMS profile: give key 'cms'"),
         ('cms = "joomla"', "key 'cms' must be one of vsb, webplus"),
     ],
@@ -259,3 +263,15 @@ def test_extract_refuses_a_source_name_with_a_trailing_newline(tmp_path: Path) -
     page.write_text("<html><body><p>x</p></body></html>", encoding="utf-8")
     with pytest.raises(ConfigError, match="--source"):
         extract_record(str(page), None, source="h\n", language="zh", cms=None)
+
+
+def test_a_column_label_names_one_list_page(tmp_path: Path) -> None:
+    """Relocation remembers a moved list page by source and label: one label, one page."""
+    path = tmp_path / "sources.toml"
+    path.write_text(
+        '[[sources]]\nname = "a"\nlanguage = "zh"\ncolumn = "要闻"\n'
+        'start_urls = ["https://a.edu.cn/x.htm", "https://a.edu.cn/y.htm"]\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(SourcesError, match="key 'column' labels one list page"):
+        load_sources(path)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 from configparser import ConfigParser
 from dataclasses import dataclass
-from functools import cache, cached_property
+from functools import cached_property
 from urllib.parse import unquote, urlsplit
 
 import trafilatura
@@ -28,7 +28,14 @@ from crawler.extract.blocks import Block, page_blocks
 from crawler.extract.dates import parse_date
 from crawler.extract.decoding import load_html
 from crawler.extract.labels import has_label, read_labels, split_names
-from crawler.extract.profiles import PROFILES, Profile, detect_family, is_icon, ordered
+from crawler.extract.profiles import (
+    PROFILES,
+    Profile,
+    compiled,
+    detect_family,
+    is_icon,
+    ordered,
+)
 from crawler.extract.selectors import Vocabulary
 from crawler.extract.urls import absolute_link, is_document
 from crawler.text import normalize_space
@@ -44,7 +51,6 @@ MAX_TITLE_LENGTH = 300
 IMAGE_EXTENSIONS = frozenset({"jpg", "jpeg", "png", "gif", "bmp", "webp", "svg"})
 # ``ParsedArticle.parser`` of a page without a CMS container (densest paragraphs or whole page).
 GENERIC = "generic"
-EXSLT = {"re": "http://exslt.org/regular-expressions"}
 
 
 def _trafilatura_config() -> ConfigParser:
@@ -430,12 +436,6 @@ def drop(element: lxml_html.HtmlElement) -> None:
     parent = element.getparent()
     if parent is not None:
         element.drop_tree()
-
-
-@cache
-def compiled(xpath: str) -> etree.XPath:
-    """*xpath* compiled once: the profiles' and the sources' few expressions, every page."""
-    return etree.XPath(xpath, namespaces=EXSLT)
 
 
 def innermost(found: list[lxml_html.HtmlElement]) -> lxml_html.HtmlElement:

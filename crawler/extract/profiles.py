@@ -11,8 +11,20 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from functools import cache
+
+from lxml import etree
 
 from crawler.extract.selectors import CHINESE_UNIVERSITY_LABELS, Vocabulary
+
+EXSLT = {"re": "http://exslt.org/regular-expressions"}
+
+
+@cache
+def compiled(xpath: str) -> etree.XPath:
+    """*xpath* compiled once (EXSLT regular expressions allowed: ``re:test``): the profiles'
+    and the sources' few expressions, used on every page."""
+    return etree.XPath(xpath, namespaces=EXSLT)
 
 
 def _has_class(name: str) -> str:
