@@ -62,8 +62,9 @@ def registrable_domain(host: str) -> str:
 
 
 def site_domain(url: str) -> str:
-    """The registrable domain of *url*'s host (see ``registrable_domain``)."""
-    return registrable_domain(urlsplit(url).hostname or "")
+    """The registrable domain of *url*'s host (see ``registrable_domain``), spelled as requests
+    spell it (an IDN host in punycode, like ``netloc``)."""
+    return registrable_domain(urlsplit(f"//{netloc(url)}").hostname or "")
 
 
 def same_domain(url: str, other: str) -> bool:
@@ -103,13 +104,22 @@ def sub_site_links(html: str, url: str) -> PortalLinks:
     off_domain = 0
     for anchor in tree.iter("a") if tree is not None else ():
         link = absolute_link(url, anchor.get("href"))
-        if not link or is_document(link):
+        if not link or is_document(link) or not has_valid_port(link):
             continue
         if not same_domain(link, url):
             off_domain += 1
         elif netloc(link) not in homes:
             homes[netloc(link)] = home_url(link)
     return PortalLinks(list(homes.values()), off_domain)
+
+
+def has_valid_port(url: str) -> bool:
+    """False for a link whose port cannot be requested (``:99999``): no site is there."""
+    try:
+        port = urlsplit(url).port
+    except ValueError:  # outside 0-65535, or not a number
+        return False
+    return port != 0
 
 
 def is_news_column(html: str, url: str) -> bool:

@@ -313,7 +313,11 @@ def test_stderr_names_each_left_out_site_with_its_reason(
         assert reason in line, line
     for site in portal.news_sites():
         assert any(line.startswith(f"discover: {site.location}: ") for line in discovery.lines)
-    assert discovery.lines[-1].startswith("discover: wrote 6 sources")
+    columns = sum(len(site.columns) for site in portal.news_sites())
+    assert discovery.lines[-1].startswith(
+        f"discover: wrote {columns} sources, the news columns of {len(portal.news_sites())} sites"
+        f" ({len(LEFT_OUT)} sites left out)"
+    )
 
 
 def test_robots_txt_and_other_domains_are_respected(
@@ -401,3 +405,23 @@ def test_unreachable_portal(tmp_path: Path) -> None:
     (line,) = lines
     assert line.startswith(f"error: cannot read the portal {url}: ") and "ConnectionRefused" in line
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_link_with_a_port_out_of_range_is_no_site_and_hides_none_after_it() -> None:
+    page = (
+        '<a href="http://a.neu.edu.cn/">a</a><a href="http://bad.neu.edu.cn:99999/">bad</a>'
+        '<a href="http://cse.neu.edu.cn/">cse</a>'
+    )
+    links = sub_site_links(page, "http://www.neu.edu.cn/")
+    assert links.homes == [
+        "http://www.neu.edu.cn/",
+        "http://a.neu.edu.cn/",
+        "http://cse.neu.edu.cn/",
+    ]
+
+
+def test_an_idn_portal_is_one_domain_with_the_punycode_hosts_requests_carry() -> None:
+    hosts = DomainHosts("http://www.例子.中国/")
+    assert "www.xn--fsqu00a.xn--fiqs8s" in hosts
+    assert "news.xn--fsqu00a.xn--fiqs8s:8080" in hosts
+    assert "www.example.cn" not in hosts

@@ -98,8 +98,10 @@ def run_discover(options: argparse.Namespace) -> int:
         write_atomically(options.output, sources_toml(portal, found).encode("utf-8"))
     except OSError as exc:
         return _error(f"cannot write {options.output}: {exc.strerror}")
+    columns = sum(len(site.columns) for site in found)
     _progress(
-        f"wrote {len(found)} sources ({len(sites) - len(found)} sites left out) to {options.output}"
+        f"wrote {columns} sources, the news columns of {len(found)} sites "
+        f"({len(sites) - len(found)} sites left out), to {options.output}"
     )
     return 0
 
