@@ -9,6 +9,7 @@ the scheduler the whole table from its schedule file.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -30,6 +31,8 @@ WHITESPACE_RE = re.compile(r"\s")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # The contact sits in a User-Agent comment: printable ASCII without the comment's delimiters.
 UA_COMMENT_RE = re.compile(r"^[!-'*-~]+$")
+# Unicode categories a one-line title never holds: controls, format (bidi overrides), breaks.
+TITLE_REFUSED = frozenset({"Cc", "Cf", "Zl", "Zp"})
 
 
 @dataclass(frozen=True)
@@ -82,19 +85,24 @@ def branded(
 ) -> Branding:
     """*base* with the given field values, each checked (None: not given); ``where(field)``
     names a value in error messages (``--title``, ``FILE: [branding]: title``). A new link is
-    the id too, unless an id is given."""
+    the id too, unless an id is given here or *base* has one of its own (not its link)."""
     fields = {
         field: _CHECKS[field](where(field), value)
         for field, value in values.items()
         if value is not None
     }
-    if "link" in fields and "id" not in fields:
+    if "link" in fields and "id" not in fields and base.id == base.link:
         fields["id"] = fields["link"]
     return replace(base, **fields)
 
 
 def check_title(where: str, value: object) -> str:
-    if not isinstance(value, str) or not value.strip() or not value.isprintable():
+    """One line of text: full-width and no-break spaces are fine, line breaks and controls not."""
+    if (
+        not isinstance(value, str)
+        or not value.strip()
+        or any(unicodedata.category(char) in TITLE_REFUSED for char in value)
+    ):
         raise ConfigError(f"{where}: expected a one-line title, got {value!r}")
     return value.strip()
 

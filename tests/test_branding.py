@@ -101,18 +101,56 @@ def test_options_override_the_table_and_a_new_link_is_the_id(
     assert atom_head(document) == ("Campus News", "http://x.edu.cn/", "http://x.edu.cn/", "en")
 
 
+def test_a_new_link_keeps_an_id_the_branding_file_gives(
+    tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    """An Atom id is stable: moving the site's link does not change the feed's identity."""
+    branding = tmp_path / "branding.toml"
+    branding.write_text(
+        '[branding]\nlink = "https://news.example.edu.cn/"\nid = "tag:example.edu.cn,2024:news"\n',
+        "utf-8",
+    )
+    args = ("--branding", str(branding), "--link", "https://news2.example.edu.cn/")
+    status, document, err = export(tmp_path, capsysbinary, "atom", *args)
+    assert status == 0, err
+    assert atom_head(document)[1:3] == (
+        "https://news2.example.edu.cn/",
+        "tag:example.edu.cn,2024:news",
+    )
+
+
+def test_a_title_may_hold_full_width_and_no_break_spaces(
+    tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    status, document, err = export(
+        tmp_path, capsysbinary, "atom", "--title", "某大学\u3000新闻\xa0网"
+    )
+    assert status == 0, err
+    assert atom_head(document)[0] == "某大学\u3000新闻\xa0网"
+
+
 @pytest.mark.parametrize(
     ("args", "says"),
     [
         (("--title", ""), "--title: expected a one-line title"),
         (("--title", "two\nlines"), "--title: expected a one-line title"),
+        (("--title", "evil\u202etxt"), "--title: expected a one-line title"),
         (("--link", "ftp://news.example.edu.cn/"), "--link: expected an http(s) URL"),
         (("--link", "https://news example/"), "--link: expected an http(s) URL"),
         (("--id", "no scheme"), "--id: expected an absolute URI"),
         (("--language", "zh_CN"), "--language: expected a language tag"),
         (("--branding", "missing.toml"), "missing.toml: configuration file not found"),
     ],
-    ids=["empty-title", "two-line-title", "ftp-link", "spaced-link", "id", "language", "file"],
+    ids=[
+        "empty-title",
+        "two-line-title",
+        "bidi-title",
+        "ftp-link",
+        "spaced-link",
+        "id",
+        "language",
+        "file",
+    ],
 )
 def test_bad_export_branding_is_one_line_and_exit_2(
     tmp_path: Path,
