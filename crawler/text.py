@@ -5,8 +5,33 @@ from __future__ import annotations
 import re
 
 WHITESPACE_RE = re.compile(r"[\s\u00a0\u3000\u200b\ufeff]+")
+# What a page's text may hold but a record's must not: C0 controls but tab and newline, DEL and
+# the C1 controls (a terminal obeys them), and the bidi embeddings, overrides and isolates
+# (U+202A-202E, U+2066-2069) that make a title read backwards on screen.
+UNSAFE_CHARACTERS_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# Surrogates on their own are no character: UTF-8 cannot encode them, so a line holding one
+# could not be written or read back.
+LONE_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+# Longer than any real headline (the replicas' longest is under 100 characters).
+TITLE_MAX_CHARACTERS = 300
 
 
 def normalize_space(text: str | None) -> str:
     """Collapse every run of whitespace (NBSP, ideographic space included) into one space."""
     return WHITESPACE_RE.sub(" ", text or "").strip()
+
+
+def valid_unicode(text: str) -> str:
+    """*text* with each lone surrogate replaced by U+FFFD, so that it encodes as UTF-8."""
+    return LONE_SURROGATE_RE.sub("\ufffd", text)
+
+
+def clean_text(text: str | None, max_characters: int | None = None) -> str | None:
+    """*text* safe to store and show: valid Unicode, without control characters (tab and
+    newline kept) or bidi overrides, cut to *max_characters*; None if nothing is left."""
+    if text is None:
+        return None
+    cleaned = UNSAFE_CHARACTERS_RE.sub("", valid_unicode(text))
+    if max_characters is not None:
+        cleaned = cleaned[:max_characters].rstrip()
+    return cleaned or None

@@ -8,6 +8,7 @@ from crawler.extract.article import ParsedArticle, parse_article
 from crawler.extract.profiles import Profile
 from crawler.extract.urls import canonical_id, canonical_url, netloc
 from crawler.items import ArticleRecord, Attachment
+from crawler.text import TITLE_MAX_CHARACTERS, clean_text
 
 
 def record_of_page(
@@ -56,7 +57,8 @@ def build_record(
     crawled_at: str,
 ) -> ArticleRecord:
     """The record of the article at the *canonical* URL (whose id is *article_id*: see
-    ``crawler.extract.urls.canonical_id``), from its parsed page and its columns."""
+    ``crawler.extract.urls.canonical_id``), from its parsed page and its columns; title and
+    text cleaned (``crawler.text.clean_text``), whatever the page held."""
     return ArticleRecord(
         id=article_id,
         url=canonical,
@@ -64,13 +66,13 @@ def build_record(
         site=netloc(canonical),
         column=columns[0] if columns else None,
         columns=list(columns),
-        title=parsed.title,
+        title=clean_text(parsed.title, TITLE_MAX_CHARACTERS),
         published=parsed.published,
         authors=parsed.authors,
         editors=parsed.editors,
         origin=parsed.origin,
         language=language,
-        text=parsed.text,
+        text=clean_text(parsed.text),
         images=parsed.images,
         attachments=[Attachment(url=a["url"], name=a["name"]) for a in parsed.attachments],
         parser=parsed.parser,
