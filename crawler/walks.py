@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from crawler import stats
-from crawler.extract.columns import home_url
+from crawler.extract.columns import site_root
 from crawler.extract.listing import ListedArticle, ListPage, numbered_pages
 from crawler.extract.selectors import MIN_DISCOVERED_LIST_LINKS
 from crawler.extract.urls import canonical_url
@@ -153,7 +153,7 @@ class Walks:
     def search(self, walk: Walk) -> str:
         """The home page to read for *walk*'s label: that of its first page's site."""
         walk.search = Search.HOME
-        return home_url(walk.url)
+        return site_root(walk.url)
 
     def relocate(self, walk: Walk, url: str | None) -> Walk | None:
         """The walk of *url*, the page its site's home page links by *walk*'s label, in place

@@ -24,7 +24,7 @@ from scrapy import Request
 from scrapy.exceptions import IgnoreRequest
 
 from crawler import stats
-from crawler.extract.columns import find_column, home_url
+from crawler.extract.columns import find_column, site_root
 from crawler.extract.listing import parse_list
 from crawler.extract.urls import canonical_url
 from crawler.middlewares import SourceHostsMiddleware
@@ -69,8 +69,8 @@ def home_html(*links: tuple[str, str]) -> str:
 # -- the label finder (pure) ------------------------------------------------------------------------
 
 
-def test_home_url_is_the_origin_of_the_page() -> None:
-    assert home_url("http://127.0.0.1:8001/xsky/xsdt.htm?a=1") == "http://127.0.0.1:8001/"
+def test_site_root_is_the_origin_of_the_page() -> None:
+    assert site_root("http://127.0.0.1:8001/xsky/xsdt.htm?a=1") == "http://127.0.0.1:8001/"
 
 
 def test_link_whose_text_is_the_label_wins_over_one_that_contains_it() -> None:

@@ -97,7 +97,7 @@ def extract_record(
     from crawler.extract.decoding import decode_html
     from crawler.extract.record import record_of_page
     from crawler.items import utc_now
-    from crawler.sources import CMS_NAMES, LANGUAGES, NAME_RE
+    from crawler.sources import CMS_NAMES, LANGUAGES, NAME_RE, Source
 
     if not NAME_RE.fullmatch(source):
         raise ConfigError(f"--source {source!r}: expected a lower-case name like 'neunews-ddyw'")
@@ -111,15 +111,19 @@ def extract_record(
         )
     where = "stdin" if file == STDIN else file
     html = decode_html(read_page(file), None)
+    page_url = url or placeholder_url(file)
+    # The profile a source with these keys gets in the crawl (its family's, tried first).
+    profile = Source(source, (page_url,), language, cms=cms).profile
     record = (
         record_of_page(
             html,
-            url or placeholder_url(file),
+            page_url,
             source=source,
             language=language,
             columns=[],
             cms=cms,
             crawled_at=utc_now(),
+            profile=profile,
         )
         if HTML_MARKUP_RE.search(html, 0, SNIFF_CHARS)
         else None

@@ -14,7 +14,7 @@ from crawler.extract.urls import absolute_link, canonical_url
 from crawler.text import normalize_space
 
 
-def home_url(url: str) -> str:
+def site_root(url: str) -> str:
     """The home page of the site *url* is on: its origin's ``/``."""
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}/"
