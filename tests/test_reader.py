@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from crawler.cli.main import main
+from crawler.store.feed import BadLines
 from crawler.store.reader import follow_feed, iter_feed
 
 Record = dict[str, Any]
@@ -182,6 +184,34 @@ def test_bad_lines_are_logged_with_their_offset_and_skipped(
         assert ids(iter_feed(feed)) == [(A, 1), (B, 1)]
     assert f"offset {len(first)}" in caplog.text
     assert "not an object" in caplog.text
+
+
+# A line whose JSON is valid but whose title is half a surrogate pair: no UTF-8 text holds it.
+LONE_SURROGATE = line(record(B, 2)).replace("东北大学".encode(), b"\\ud800", 1)
+
+
+def test_a_line_holding_a_lone_surrogate_is_read_past_by_number_and_counted(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    feed = write_feed(tmp_path / "articles.jsonl", [record(A), record(B)], LONE_SURROGATE)
+    append(feed, line(record(C)))
+    bad = BadLines()
+    with caplog.at_level(logging.WARNING, logger="crawler.store.feed"):
+        assert ids(iter_feed(feed, bad=bad)) == [(A, 1), (B, 1), (C, 1)]
+    assert bad.count == 1
+    assert "line 3 " in caplog.text and "lone surrogate" in caplog.text
+    # Nor does it count as B's latest version when the feed is scanned for them.
+    assert ids(iter_feed(feed, latest=True)) == [(A, 1), (B, 1), (C, 1)]
+
+
+def test_neu_news_feed_reads_past_a_lone_surrogate(
+    tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    write_feed(tmp_path / "articles.jsonl", [record(A)], LONE_SURROGATE + line(record(C)))
+    assert main(["feed", "--data-dir", str(tmp_path)]) == 0
+    out, err = capsysbinary.readouterr()
+    assert [json.loads(text)["id"] for text in out.splitlines()] == [A, C]
+    assert b"read past 1 bad lines" in err
 
 
 def test_a_missing_feed_raises(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from typing import Any, BinaryIO
 
 from crawler.branding import DEFAULT_BRANDING, Branding, branded, load_branding
 from crawler.commandline import CONFIG_ERROR_EXIT, ConfigError, iso_date, positive_int
-from crawler.store.feed import FEED_FILE
+from crawler.store.feed import FEED_FILE, BadLines
 from crawler.store.reader import follow_feed, iter_feed
 from crawler.store.state import STATE_FILE
 
@@ -67,11 +67,13 @@ def add_commands(commands: Any) -> None:
 
 def run_feed(options: argparse.Namespace) -> int:
     feed_path, state_path = _paths(options.data_dir)
+    bad = BadLines()
     filters = {
         "since": options.since,
         "source": options.source,
         "latest": options.latest,
         "state_path": state_path,
+        "bad": bad,
     }
     records: Iterator[dict[str, Any]]
     if options.follow:
@@ -95,6 +97,9 @@ def run_feed(options: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"neu-news: {exc.filename or feed_path}: {exc.strerror}", file=sys.stderr)
         return 1
+    finally:
+        if bad.count:
+            print(f"neu-news: read past {bad.count} bad lines of {feed_path}", file=sys.stderr)
     return 0
 
 

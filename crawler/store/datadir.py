@@ -4,6 +4,11 @@ A record becomes part of the feed in three steps: its line is appended (one writ
 fsynced at the end of a batch, and only then is the state committed with the new feed size. On
 open, a torn last line is cut and lines past the committed size are replayed into the state, so
 a crash at any instant neither loses an article nor lets it be written twice.
+
+The state never claims what the feed lacks: each commit records the feed's stamp (file, size,
+modification time), and a feed found with another one on open (a crash's uncommitted lines, a
+backup restored, the file emptied, replaced or edited) is read through and the state made to
+match it: what the feed does not hold is forgotten, and fetched again.
 """
 
 from __future__ import annotations
@@ -13,13 +18,22 @@ import hashlib
 import logging
 import os
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from crawler.items import utc_now
-from crawler.store.feed import FEED_FILE, FeedWriter, cut_torn_tail, iter_lines_from
+from crawler.store.feed import (
+    FEED_FILE,
+    FeedWriter,
+    UnreadableLine,
+    complete_lines,
+    cut_torn_tail,
+    id_version,
+    read_record,
+)
+from crawler.store.files import open_no_link, refuse_links
 from crawler.store.locks import DataDirError, lock_data_dir
 from crawler.store.state import STATE_FILE, State, merge_columns
 from crawler.text import normalize_space
@@ -29,6 +43,14 @@ logger = logging.getLogger(__name__)
 LOCK_FILE = ".lock"
 # Bodies shorter than this (empty pages, "详见附件") say too little to call two pages the same.
 MIN_DEDUP_BODY = 40
+# SQLite opens these itself, following links: each is checked beforehand instead.
+STATE_FILES = (STATE_FILE, f"{STATE_FILE}-wal", f"{STATE_FILE}-shm", f"{STATE_FILE}-journal")
+# Unreadable feed lines named by number in the warning; the rest are only counted.
+NAMED_BAD_LINES = 10
+
+# Crawl locks taken by ``check_data_dir``, by data directory, for the crawl's ``Store`` to take
+# over: released in between, another crawl could take the lock and make this one fail late.
+_checked_locks: dict[Path, int] = {}
 
 
 # (ETag, Last-Modified) of an article's last fetch, sent back to ask whether it changed.
@@ -72,6 +94,14 @@ def digests(record: Mapping[str, Any]) -> tuple[str, str | None]:
     return content, _sha1(body) if len(body) >= MIN_DEDUP_BODY else None
 
 
+def feed_line_key(record: Mapping[str, Any]) -> tuple[str, int] | None:
+    """The (id, version) of a record that is a feed line the state can take (its URL, source,
+    first sighting, title and text of the right types); None for any other object."""
+    strings = all(isinstance(record.get(key), str) for key in ("url", "source", "first_seen"))
+    texts = all(isinstance(record.get(key), str | None) for key in ("title", "text"))
+    return id_version(record) if strings and texts else None
+
+
 def _sha1(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
@@ -81,12 +111,12 @@ class Store:
         self.data_dir = data_dir
         self.batch_size = batch_size
         self.pending = 0
-        self.lock_fd = _lock(data_dir)
+        self.lock_fd = _checked_lock(data_dir)
         try:
-            self.state = State(data_dir / STATE_FILE)
+            self.state = _open_state(data_dir)
             cut_torn_tail(data_dir / FEED_FILE)
             self.feed = FeedWriter(data_dir / FEED_FILE)
-            self._recover()
+            self._reconcile()
         except BaseException as exc:
             self._close_opened()
             if isinstance(exc, OSError | sqlite3.Error):
@@ -117,7 +147,7 @@ class Store:
     def flush(self) -> None:
         """Make the appended lines durable, then commit the state that matches them."""
         self.feed.sync()
-        self.state.commit(self.feed.size)
+        self.state.commit(self.feed.size, self.feed.stamp())
         self.pending = 0
 
     # -- what the crawl asks -----------------------------------------------------------------------
@@ -218,28 +248,83 @@ class Store:
             columns=list(line.get("columns") or []),
         )
 
-    def _recover(self) -> None:
-        """Replay feed lines that were written but not yet committed to the state."""
-        offset = self.state.feed_offset
-        if offset > self.feed.size:
-            logger.warning(
-                "%s is shorter than the state remembers (%d < %d bytes): was it replaced?",
-                self.feed_path,
-                self.feed.size,
-                offset,
-            )
-            offset = 0
-        replayed = 0
-        for _end, line in iter_lines_from(self.feed_path, offset):
-            known = self.state.get(str(line.get("id")))
-            if known is None or known.version < int(line.get("version", 1)):
+    def _reconcile(self) -> None:
+        """Make the state hold what the feed holds, unless the feed is as the last commit left
+        it (one ``fstat``): replay the lines a crash left uncommitted, forget what the feed
+        lacks, set back what it holds at an older version, take in what the state never knew."""
+        recorded, found = self.state.feed_stamp, self.feed.stamp()
+        if recorded == found:
+            return
+        committed = self.state.feed_offset
+        # Lines past the committed size are the last run's own, if the feed is still its file.
+        same_file = recorded is None or recorded.same_file(found)
+        tail = committed if same_file and committed <= self.feed.size else self.feed.size
+        known_before = self.state.count()
+        bad: list[int] = []
+        self.state.scan_feed(self._scanned_lines(bad))
+        forgotten = self.state.forget_unscanned()
+        recovered = taken = behind = 0
+        with self.feed_path.open("rb") as file:
+            for offset, version, known in self.state.scan_differences():
+                file.seek(offset)
+                line = read_record(file.readline())
+                assert line is not None  # it was scanned as a record
                 self._remember(line, *digests(line))
-                replayed += 1
-        if replayed:
-            logger.warning(
-                "Recovered %d feed lines the last run wrote but did not commit", replayed
-            )
+                if known is not None and known > version:
+                    self.state.forget_validators(str(line["id"]))
+                    behind += 1
+                elif offset >= tail:
+                    recovered += 1
+                else:
+                    taken += 1
+        self.state.end_scan()
         self.flush()
+        if forgotten or behind or taken or bad:
+            self._warn_mismatch(forgotten, behind, taken + recovered, bad, known_before)
+        elif recovered:
+            logger.warning(
+                "Recovered %d feed lines the last run wrote but did not commit", recovered
+            )
+
+    def _scanned_lines(self, bad: list[int]) -> Iterator[tuple[str, int, int]]:
+        """(id, version, offset) of each of the feed's records; the numbers of the lines that
+        hold none go to *bad*."""
+        with self.feed_path.open("rb") as file:
+            for number, (offset, line) in enumerate(complete_lines(file), start=1):
+                try:
+                    record = read_record(line)
+                except UnreadableLine:
+                    bad.append(number)
+                    continue
+                pair = feed_line_key(record) if record is not None else None
+                if pair is not None:
+                    yield (*pair, offset)
+                elif record is not None:
+                    bad.append(number)  # an object, but no feed line's
+
+    def _warn_mismatch(
+        self, forgotten: int, behind: int, taken: int, bad: list[int], known_before: int
+    ) -> None:
+        named = ", ".join(map(str, bad[:NAMED_BAD_LINES])) + (
+            ", …" if len(bad) > NAMED_BAD_LINES else ""
+        )
+        foreign = known_before > 0 and forgotten == known_before and taken > 0
+        logger.warning(
+            "Feed %s does not hold what the state knew (was it restored from a backup, emptied, "
+            "replaced or edited?): %d known articles are not in it and will be fetched again, "
+            "%d are there at an older version, %d the state did not know were taken from it, "
+            "%d lines are unreadable%s%s",
+            self.feed_path,
+            forgotten,
+            behind,
+            taken,
+            len(bad),
+            f" (line {named})" if bad else "",
+            f"; none of the {known_before} articles it knew is in it: is it another data "
+            "directory's feed?"
+            if foreign
+            else "",
+        )
 
 
 class NullStore:
@@ -312,16 +397,31 @@ def check_data_dir(data_dir: Path) -> None:
     """Raise ``DataDirError`` now if a crawl could not use *data_dir* (missing, locked, full…).
 
     Creates what a crawl would (the directory, lock, empty state and feed) but repairs nothing:
-    repairs are the crawl's, logged in its own log.
+    repairs are the crawl's, logged in its own log. The lock stays held, for this process's
+    ``Store`` of *data_dir* to take over: the crawl takes it once, here, and a second crawl
+    started at the same moment fails here, in one line, not later.
     """
-    lock_fd = _lock(data_dir)
+    lock_fd = _checked_lock(data_dir)
     try:
-        State(data_dir / STATE_FILE).close()
-        os.close(os.open(data_dir / FEED_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644))
-    except (OSError, sqlite3.Error) as exc:
-        raise DataDirError(f"data directory {data_dir} cannot be used: {exc}") from None
-    finally:
+        _open_state(data_dir).close()
+        os.close(open_no_link(data_dir / FEED_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT))
+    except BaseException as exc:
         os.close(lock_fd)
+        if isinstance(exc, OSError | sqlite3.Error):
+            raise DataDirError(f"data directory {data_dir} cannot be used: {exc}") from None
+        raise
+    _checked_locks[data_dir.resolve()] = lock_fd
+
+
+def _checked_lock(data_dir: Path) -> int:
+    """The crawl lock ``check_data_dir`` holds for *data_dir*, handed over, else taken now."""
+    key = data_dir.resolve()
+    return _checked_locks.pop(key) if key in _checked_locks else _lock(data_dir)
+
+
+def _open_state(data_dir: Path) -> State:
+    refuse_links(*(data_dir / name for name in STATE_FILES))
+    return State(data_dir / STATE_FILE)
 
 
 def _lock(data_dir: Path) -> int:

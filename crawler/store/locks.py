@@ -8,9 +8,8 @@ import fcntl
 import os
 from pathlib import Path
 
-
-class DataDirError(RuntimeError):
-    """The data directory cannot be used; the message is one line for the user."""
+from crawler.store.files import DataDirError as DataDirError
+from crawler.store.files import open_no_link
 
 
 class LockHeld(RuntimeError):
@@ -23,8 +22,10 @@ class LockHeld(RuntimeError):
 
 
 def hold_lock(path: Path) -> int:
-    """Take the lock at *path* now or raise ``LockHeld``; returns the descriptor that holds it."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    """Take the lock at *path* now or raise ``LockHeld``; returns the descriptor that holds it.
+
+    A symbolic link at *path* is refused (``DataDirError``): its target would get our pid."""
+    fd = open_no_link(path, os.O_RDWR | os.O_CREAT)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

@@ -7,7 +7,6 @@ rest. A complete line that is not a JSON object is logged with its byte offset a
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sqlite3
@@ -18,7 +17,15 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from crawler.store.feed import complete_lines, end_of_complete_lines, parse_line
+from crawler.store.feed import (
+    BadLines,
+    UnreadableLine,
+    complete_lines,
+    end_of_complete_lines,
+    id_version,
+    parse_line,
+    read_record,
+)
 from crawler.store.state import STATE_FILE
 
 logger = logging.getLogger(__name__)
@@ -36,8 +43,10 @@ def iter_feed(
     source: str | None = None,
     latest: bool = False,
     state_path: Path | None = None,
+    bad: BadLines | None = None,
 ) -> Iterator[Record]:
-    """The feed's complete lines as records, in file order, in constant memory.
+    """The feed's complete lines as records, in file order, in constant memory; lines that hold
+    none are logged by number, counted in *bad* and read past.
 
     *since* keeps records whose ``published`` date is on or after it (records without one are
     dropped); *source* keeps one source. *latest* keeps only the latest version of each id, as
@@ -52,8 +61,8 @@ def iter_feed(
     with ExitStack() as stack:
         handle = stack.enter_context(path.open("rb"))
         check = stack.enter_context(_latest_check(path, state_path)) if latest else None
-        for offset, line in complete_lines(handle):
-            record = _select(line, offset, path, since, source, check)
+        for number, (offset, line) in enumerate(complete_lines(handle), start=1):
+            record = _select(line, offset, path, since, source, check, number, bad)
             if record is not None:
                 yield record
 
@@ -68,13 +77,14 @@ def follow_feed(
     source: str | None = None,
     latest: bool = False,
     state_path: Path | None = None,
+    bad: BadLines | None = None,
 ) -> Iterator[Record]:
     """Like ``tail -f``: the feed's records (all of them, or only new ones if not *from_start*),
     then each new complete line as it lands, until *stop* is set.
 
-    Filters are those of ``iter_feed``. A missing feed is waited for; a partial last line is
-    buffered until its newline arrives; a feed that shrinks (a crashed writer's torn tail cut, or
-    the file replaced) is read again from the first byte that may have changed.
+    Filters and *bad* are those of ``iter_feed``. A missing feed is waited for; a partial last
+    line is buffered until its newline arrives; a feed that shrinks (a crashed writer's torn tail
+    cut, or the file replaced) is read again from the first byte that may have changed.
     """
     path = Path(path)
     since = _as_date(since)
@@ -82,7 +92,7 @@ def follow_feed(
     with ExitStack() as stack:
         check = stack.enter_context(_latest_check(path, state_path)) if latest else None
         for offset, line in _follow_lines(path, poll_interval, stop, from_start):
-            record = _select(line, offset, path, since, source, check)
+            record = _select(line, offset, path, since, source, check, bad=bad)
             if record is not None:
                 yield record
 
@@ -107,14 +117,6 @@ def matches(record: Record, since: date | None = None, source: str | None = None
         if day is None or day < since:
             return False
     return True
-
-
-def id_version(record: Record) -> tuple[str, int] | None:
-    """The record's (id, version), or None if either is missing or mistyped."""
-    article_id, version = record.get("id"), record.get("version")
-    if not isinstance(article_id, str) or not isinstance(version, int) or isinstance(version, bool):
-        return None
-    return article_id, version
 
 
 def open_state(path: Path) -> sqlite3.Connection | None:
@@ -158,10 +160,10 @@ def scan_max_versions(path: Path) -> dict[str, int]:
     with handle:
         for _offset, line in complete_lines(handle):
             try:
-                record = json.loads(line.decode("utf-8"))
-            except ValueError:
+                record = read_record(line)
+            except UnreadableLine:
                 continue  # warned about when the line is read for real
-            pair = id_version(record) if isinstance(record, dict) else None
+            pair = id_version(record) if record is not None else None
             if pair is not None and pair[1] > versions.get(pair[0], 0):
                 versions[pair[0]] = pair[1]
     return versions
@@ -179,8 +181,10 @@ def _select(
     since: date | None,
     source: str | None,
     check: LatestCheck | None,
+    number: int | None = None,
+    bad: BadLines | None = None,
 ) -> Record | None:
-    record = parse_line(line, offset, path)
+    record = parse_line(line, offset, path, number, bad)
     if record is None or not matches(record, since, source):
         return None
     if check is not None:

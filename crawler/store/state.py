@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import astuple, dataclass
 from pathlib import Path
+
+from crawler.store.feed import FeedStamp
 
 # The state's file name inside a data directory.
 STATE_FILE = "state.sqlite3"
@@ -76,12 +79,13 @@ class State:
         self.db.rollback()
         self.db.close()
 
-    def commit(self, feed_offset: int) -> None:
-        """Commit everything applied so far, together with the feed size it matches."""
-        self.db.execute(
-            "INSERT INTO meta (key, value) VALUES ('feed_offset', ?) "
+    def commit(self, feed_offset: int, feed_stamp: FeedStamp) -> None:
+        """Commit everything applied so far, together with the feed size it matches and the
+        feed's stamp at that size."""
+        self.db.executemany(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
             "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            (str(feed_offset),),
+            [("feed_offset", str(feed_offset)), ("feed_stamp", json.dumps(astuple(feed_stamp)))],
         )
         self.db.commit()
 
@@ -89,6 +93,12 @@ class State:
     def feed_offset(self) -> int:
         row = self.db.execute("SELECT value FROM meta WHERE key = 'feed_offset'").fetchone()
         return int(row[0]) if row else 0
+
+    @property
+    def feed_stamp(self) -> FeedStamp | None:
+        """The feed's stamp at the last commit; None from a state older than stamps."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'feed_stamp'").fetchone()
+        return FeedStamp(*json.loads(row[0])) if row else None
 
     # -- lookups ---------------------------------------------------------------------------------
 
@@ -213,6 +223,51 @@ class State:
             "INSERT OR IGNORE INTO aliases (id, url, article_id) VALUES (?, ?, ?)",
             (alias_id, url, article_id),
         )
+
+    # -- checking the state against the feed (``Store._reconcile``) -------------------------------
+
+    def scan_feed(self, lines: Iterable[tuple[str, int, int]]) -> None:
+        """Note the (id, version, offset) of every line of the feed, the highest version of an
+        id kept, in a temporary table (on disk: the feed may hold millions)."""
+        self.db.execute(
+            "CREATE TEMP TABLE feed_scan "
+            "(id TEXT PRIMARY KEY, version INTEGER NOT NULL, offset INTEGER NOT NULL)"
+        )
+        self.db.executemany(
+            "INSERT INTO feed_scan (id, version, offset) VALUES (?, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET version = excluded.version, offset = excluded.offset "
+            "WHERE excluded.version >= feed_scan.version",
+            lines,
+        )
+
+    def scan_differences(self) -> list[tuple[int, int, int | None]]:
+        """(offset, version) of the scanned feed's latest line of each id the state does not
+        know at that version, with the version the state knows (None: not known)."""
+        rows = self.db.execute(
+            "SELECT feed_scan.offset, feed_scan.version, articles.version FROM feed_scan "
+            "LEFT JOIN articles ON articles.id = feed_scan.id "
+            "WHERE articles.version IS NOT feed_scan.version ORDER BY feed_scan.offset"
+        ).fetchall()
+        return [(int(offset), int(version), known) for offset, version, known in rows]
+
+    def forget_unscanned(self) -> int:
+        """Forget the articles the scanned feed does not hold, with their aliases; return how
+        many. Every walk is then due in full: the forgotten ones may be on any list page."""
+        forgotten = self.db.execute(
+            "DELETE FROM articles WHERE id NOT IN (SELECT id FROM feed_scan)"
+        ).rowcount
+        if forgotten:
+            self.db.execute("DELETE FROM aliases WHERE article_id NOT IN (SELECT id FROM articles)")
+            self.db.execute("DELETE FROM walks")
+        return forgotten
+
+    def end_scan(self) -> None:
+        self.db.execute("DROP TABLE temp.feed_scan")
+
+    def forget_validators(self, article_id: str) -> None:
+        """Drop the ETag and Last-Modified of a fetch whose line the feed lost: a 304 to them
+        would hide that the feed lacks that version."""
+        self.set_validators(article_id, None, None)
 
 
 def merge_columns(known: list[str], more: list[str]) -> list[str]:
