@@ -64,9 +64,15 @@ def alive(pid: int) -> bool:
 
 
 def crawl_pid(data: Path) -> int:
-    """The pid of the crawl holding *data*, once one does."""
+    """The pid of the crawl holding *data*, once its spider is open (the lock is held from the
+    crawl's start-up checks on, before Scrapy handles signals)."""
     wait_until(lambda: lock_holder(data / CRAWL_LOCK) is not None, 60, "crawl holding the lock")
+    wait_until(lambda: spider_opened(data), 60, "crawl's spider open")
     return int(lock_holder(data / CRAWL_LOCK) or 0)
+
+
+def spider_opened(data: Path) -> bool:
+    return any("Spider opened" in log.read_text() for log in (data / "logs").glob("*.log"))
 
 
 def end(process: subprocess.Popen[bytes], *pids: int) -> None:
