@@ -287,6 +287,7 @@ def test_two_crawls_started_together_one_runs_the_other_refuses_in_one_line(
         results.append((crawl.returncode, stderr))
     codes = sorted(code for code, _ in results)
     losers = [stderr for code, stderr in results if code != 0]
+    print(f"two crawls started together: exit codes {codes}")
     # Both may run when the first is done before the second starts; never a failure but one.
     assert codes in ([0, 0], [0, 2]), results
     for stderr in losers:
@@ -358,6 +359,7 @@ def test_a_crawl_starts_on_a_feed_holding_a_lone_surrogate(
     second = run_crawl(sources_file, data, tmp_path / "run2", NEU_RECHECK_DAYS="0")
     assert second.returncode == 0, second.stderr
     assert f"1 lines are unreadable (line {number})" in second.log
+    print(f"lone surrogate on line {number}: the next crawl exit {second.returncode}")
     third = run_crawl(sources_file, data, tmp_path / "run3", NEU_RECHECK_DAYS="0")
     assert third.returncode == 0, third.stderr
     assert MISMATCH not in third.log  # reported once; the feed is unchanged since

@@ -35,6 +35,6 @@ def refuse_links(*paths: Path) -> None:
 
 def link_refused(path: Path) -> DataDirError:
     return DataDirError(
-        f"{path} is a symbolic link: not followed (a crawl would write to its target); "
-        "put the file itself there"
+        f"{path} is a symbolic link: not followed (writing through it would change its "
+        "target); put the file itself there"
     )
