@@ -68,10 +68,11 @@ NEU_EXTRACT_PROCESSES = 0
 NEU_MAX_LIST_PAGES = 1000
 # Bounds on what a site's claims cost, far above real sites (their list pages list 10 to 100
 # articles and their pages have under 1,000 tags), each counted when hit: article links taken
-# from one list page; new articles fetched in one run (a backfill past it goes on next run);
-# tags of a page parsed at all (a page's tree costs about 0.5 kB a tag).
+# from one list page; new articles fetched in one run (a backfill past it goes on next run; a
+# queued article costs about 2.3 kB until fetched: 50,000 peak at 203 MiB); tags of a page
+# parsed at all (a page's tree costs about 0.5 kB a tag).
 NEU_MAX_LINKS_PER_PAGE = 1000
-NEU_MAX_ARTICLES_PER_RUN = 100_000
+NEU_MAX_ARTICLES_PER_RUN = 50_000
 NEU_MAX_PAGE_TAGS = 50_000
 # Data directory holding articles.jsonl, state.sqlite3 and the run lock; created if its parent
 # exists. Empty turns the feed (and incremental crawling) off.

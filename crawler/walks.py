@@ -293,17 +293,20 @@ class Walks:
             return
         # Seen by id, not by its columns: a walk without a label adds none.
         first_sight = listed.id not in self.columns_of
+        known = self.state.is_known(listed.id)
+        if first_sight and not known and self.queued >= self.max_articles:
+            # Before its columns are recorded: past the limit, links cost nothing that lasts.
+            self._leave_for_next_run(walk)
+            return
         columns = self.columns_of.setdefault(listed.id, [])
         if walk.column and walk.column not in columns:
             columns.append(walk.column)
-        if self.state.is_known(listed.id):
+        if known:
             if walk.column:
                 self.state.add_columns(listed.id, [walk.column])
             self.count(name, stats.skipped("known"), 1)
         elif not first_sight:
             self.count(name, stats.skipped("listed_again"), 1)
-        elif self.queued >= self.max_articles:
-            self._leave_for_next_run(walk)
         else:
             self.queued += 1
             self.pending.append(Fetch(listed, walk))

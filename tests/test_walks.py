@@ -556,6 +556,8 @@ def test_new_articles_past_the_run_cap_are_counted_and_left_for_the_next_run() -
     assert [fetch.article for fetch in walks.pending] == [listed(5), listed(4), listed(15)]
     assert counts[(OTHER.name, stats.ARTICLE_LIMIT)] == 2
     assert counts[(SOURCE.name, stats.ARTICLE_LIMIT)] == 0
+    # Links past the limit are not remembered: a million of them cost nothing that lasts.
+    assert walks.columns(listed(14).id) == [] and listed(14).id not in walks.columns_of
     walks.take_pending()
     walks.finish()
     assert state.complete == {walk.key: True, other.key: False}
