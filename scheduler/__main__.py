@@ -72,10 +72,10 @@ def schedule_main(argv: list[str]) -> int:
         webhook = check_webhook(options.webhook)
         # Held until the process ends: one scheduler per data directory.
         lock_data_dir(runner_options.crawl.data_dir)
+        repair_runs(runner_options.crawl.data_dir)
     except (ConfigError, DataDirError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return CONFIG_ERROR_EXIT
-    repair_runs(runner_options.crawl.data_dir)
     metrics = Metrics()
     if options.metrics_port is not None:
         try:

@@ -24,6 +24,7 @@ from crawler.store.state import STATE_FILE
 from crawler.text import TITLE_MAX_CHARACTERS, clean_text
 from replica import Replica, ReplicaServer
 from tests.conftest import PROJECT_ROOT, crawl_command, read_feed, run_crawl
+from tests.test_scheduler_e2e import scheduler_command
 
 BODY = "东北大学召开2026年工作会议，会议总结了一年来的工作并部署了下一阶段的重点任务。" * 2
 MISMATCH = "does not hold what the state knew"
@@ -245,6 +246,22 @@ def test_the_scheduler_helpers_do_not_write_through_links(tmp_path: Path) -> Non
         FeedWriter(runs)
     with pytest.raises(DataDirError, match="symbolic link"):
         write_atomically(tmp_path / "health.json", b"{}")
+    assert target.read_bytes() == b"keep"
+
+
+def test_the_scheduler_refuses_a_linked_run_history_in_one_line(
+    tmp_path: Path, sources_file: Path
+) -> None:
+    data, target = tmp_path / "data", tmp_path / "target"
+    data.mkdir()
+    target.write_bytes(b"keep")
+    (data / "runs.jsonl").symlink_to(target)
+    done = subprocess.run(
+        scheduler_command(sources_file, data, "--once"),
+        cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("\n") == 1 and "symbolic link" in done.stderr
     assert target.read_bytes() == b"keep"
 
 
