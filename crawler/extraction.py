@@ -11,11 +11,8 @@ to use more than one core on large backfills.
 from __future__ import annotations
 
 import asyncio
-import ctypes
-import ctypes.util
 import logging
 import signal
-import sys
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -31,11 +28,10 @@ from crawler.extract.article import GENERIC
 from crawler.extract.listing import ListedArticle
 from crawler.extract.record import record_of_page
 from crawler.items import ArticleRecord, FetchedArticle, utc_now
+from crawler.processes import die_with_parent
 from crawler.sources import Source
 
 logger = logging.getLogger(__name__)
-
-PR_SET_PDEATHSIG = 1
 
 
 class ArticleExtractor:
@@ -135,9 +131,7 @@ def _die_with_parent() -> None:
     # Ctrl-C reaches the whole process group; the crawl decides when its workers stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # A worker outliving a killed crawl would hold its memory forever: let the kernel kill it.
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    die_with_parent()
 
 
 def header(response: Response, name: bytes) -> str | None:

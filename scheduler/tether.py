@@ -12,13 +12,11 @@ for it. Stdlib only, and little of it: it runs before every crawl.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import os
-import signal
 import sys
 
-PR_SET_PDEATHSIG = 1
+from crawler.processes import die_with_parent
+
 USAGE = "usage: python -m scheduler.tether PID -- COMMAND..."
 
 
@@ -27,10 +25,7 @@ def main(argv: list[str]) -> int:
         print(USAGE, file=sys.stderr)
         return 2
     parent, command = int(argv[0]), argv[2:]
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL) != 0:
-            raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    die_with_parent()
     if os.getppid() != parent:
         # The parent died before the signal was armed: nothing would stop the crawl.
         return 1
