@@ -117,6 +117,26 @@ def test_an_overwritten_middle_line_is_reported_by_its_number(
     assert "1 lines are unreadable (line 2)" in warning
 
 
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("columns", 5), ("columns", "东大要闻"), ("version", 2**64), ("version", 0)],
+    ids=["columns-number", "columns-string", "version-past-64-bits", "version-zero"],
+)
+def test_a_hand_edited_line_of_the_wrong_shape_is_unreadable_not_fatal(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, key: str, value: object
+) -> None:
+    data = tmp_path / "data"
+    records = filled(data, 3)
+    lines = feed_lines(data)
+    edited = json.loads(lines[1])
+    edited[key] = value
+    lines[1] = json.dumps(edited, ensure_ascii=False).encode() + b"\n"
+    (data / FEED_FILE).write_bytes(b"".join(lines))
+    assert known(data, records, caplog) == [True, False, True]
+    [warning] = mismatch_warnings(caplog)
+    assert "unreadable (line 2)" in warning
+
+
 def test_a_foreign_feed_is_named_not_adopted_silently(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

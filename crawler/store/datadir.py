@@ -99,7 +99,11 @@ def feed_line_key(record: Mapping[str, Any]) -> tuple[str, int] | None:
     first sighting, title and text of the right types); None for any other object."""
     strings = all(isinstance(record.get(key), str) for key in ("url", "source", "first_seen"))
     texts = all(isinstance(record.get(key), str | None) for key in ("title", "text"))
-    return id_version(record) if strings and texts else None
+    columns = record.get("columns")
+    listed = columns is None or (
+        isinstance(columns, list) and all(isinstance(column, str) for column in columns)
+    )
+    return id_version(record) if strings and texts and listed else None
 
 
 def _sha1(text: str) -> str:

@@ -137,12 +137,16 @@ def parse_line(
         return None
 
 
+MAX_VERSION = 2**63 - 1
+
+
 def id_version(record: Mapping[str, Any]) -> tuple[str, int] | None:
     """The record's (id, version), or None if either is missing or mistyped."""
     article_id, version = record.get("id"), record.get("version")
     if not isinstance(article_id, str) or not isinstance(version, int) or isinstance(version, bool):
         return None
-    return article_id, version
+    # SQLite keeps 64-bit integers: a larger one in a hand-edited line is no version.
+    return (article_id, version) if 1 <= version <= MAX_VERSION else None
 
 
 @dataclass(frozen=True)
