@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from crawler.commandline import CONFIG_ERROR_EXIT, ConfigError
+from crawler.store.files import open_no_link
 
 logger = logging.getLogger(__name__)
 
@@ -88,9 +89,11 @@ def run_child(
     """Run *command* to its end, its output appended to *log_file*.
 
     SIGTERM when *stop* is set or after *timeout* seconds (Scrapy then closes the spider and
-    writes its stats), SIGKILL *grace* seconds later if it is still running.
+    writes its stats), SIGKILL *grace* seconds later if it is still running. ``DataDirError``,
+    and nothing run, when *log_file* is a symbolic link (its target would be written to).
     """
-    with log_file.open("ab") as log:
+    log_fd = open_no_link(log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    with os.fdopen(log_fd, "ab") as log:
         # A session of its own: a Ctrl-C in the terminal reaches the scheduler only, which
         # forwards one SIGTERM (a second signal would make Scrapy stop uncleanly). The thread
         # that starts it waits for it: the tether's death signal follows this thread's end.

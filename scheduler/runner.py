@@ -12,7 +12,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from crawler import stats as crawl_stats
+from crawler.commandline import CONFIG_ERROR_EXIT
 from crawler.store.datadir import LOCK_FILE as CRAWL_LOCK_FILE
+from crawler.store.files import DataDirError
 from crawler.store.locks import lock_holder
 from scheduler.alerts import notify
 from scheduler.config import HealthRules, Job, default_timeout
@@ -61,6 +63,10 @@ class RunnerOptions:
     rules: HealthRules
     timeout: float | None  # None: sized to each job's interval
     keep_logs: int
+
+
+# The child of a run that could not start one.
+NOT_STARTED = ChildExit(CONFIG_ERROR_EXIT, timed_out=False, stopped=False)
 
 
 @dataclass(frozen=True)
@@ -201,7 +207,11 @@ class Runner:
         timeout = self.options.timeout or default_timeout(job.interval)
         command = crawl_command(self.options.crawl, job.sources, log, stats)
         logger.info("Run %s: crawling %d sources, log in %s", run_id, len(job.sources), log)
-        child = run_child(command, log, timeout, self.options.crawl.grace, self.stop)
+        try:
+            child = run_child(command, log, timeout, self.options.crawl.grace, self.stop)
+        except DataDirError as exc:  # its log is a link: no crawl, the run fails saying why
+            logger.error("Run %s: %s", run_id, exc)
+            return Crawled(started, self._now(), NOT_STARTED, None, str(exc))
         data = read_stats(stats)
         failure = crawl_failure(child.exit_code, data, child_error(child, log, timeout))
         return Crawled(started, self._now(), child, data, failure)

@@ -9,6 +9,7 @@ import logging
 import os
 import shutil
 import subprocess
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from crawler.store.locks import DataDirError, LockHeld, hold_lock
 from crawler.store.state import STATE_FILE
 from crawler.text import TITLE_MAX_CHARACTERS, clean_text
 from replica import Replica, ReplicaServer
+from scheduler.crawl import run_child
 from tests.conftest import PROJECT_ROOT, crawl_command, read_feed, run_crawl
 from tests.test_scheduler_e2e import scheduler_command
 
@@ -400,3 +402,13 @@ def test_a_crawl_starts_on_a_feed_holding_a_lone_surrogate(
     third = run_crawl(sources_file, data, tmp_path / "run3", NEU_RECHECK_DAYS="0")
     assert third.returncode == 0, third.stderr
     assert MISMATCH not in third.log  # reported once; the feed is unchanged since
+
+
+def test_a_run_log_that_is_a_link_is_not_written_through(tmp_path: Path) -> None:
+    """The scheduler appends a crawl's output to logs/<run-id>.log: never to a link's target."""
+    target, log = tmp_path / "victim", tmp_path / "run.log"
+    target.write_bytes(b"keep")
+    log.symlink_to(target)
+    with pytest.raises(DataDirError, match="symbolic link"):
+        run_child(["echo", "written through"], log, 10, 1, threading.Event())
+    assert target.read_bytes() == b"keep"
