@@ -101,6 +101,12 @@ def check_settings(settings: BaseSettings) -> None:
 
 
 def _fits(settings: BaseSettings, name: str, number: NumberSetting) -> bool:
+    raw = settings.get(name)
+    # getint truncates: 2.7 would be 2, True 1.
+    if isinstance(raw, bool) or (
+        number.integer and isinstance(raw, float) and not raw.is_integer()
+    ):
+        return False
     try:
         value = settings.getint(name) if number.integer else settings.getfloat(name)
     except (TypeError, ValueError):

@@ -72,6 +72,14 @@ def test_a_good_number_given_as_text_passes(name: str, value: str) -> None:
     check_settings(project(**{name: value}))
 
 
+@pytest.mark.parametrize(
+    ("name", "value"), [("NEU_MAX_LIST_PAGES", 2.7), ("NEU_FEED_BATCH_SIZE", True)]
+)
+def test_a_number_that_getint_would_truncate_is_refused(name: str, value: object) -> None:
+    with pytest.raises(ConfigError, match=f"^setting {name}: "):
+        check_settings(project(**{name: value}))
+
+
 def test_an_unknown_project_setting_is_refused_as_a_typo_would_be_ignored() -> None:
     with pytest.raises(ConfigError, match=r"^unknown setting NEU_MAX_LIST_PAGE: "):
         check_settings(project(NEU_MAX_LIST_PAGE="5"))
