@@ -13,7 +13,7 @@ from typing import Any, BinaryIO
 from crawler.branding import DEFAULT_BRANDING, Branding, branded, load_branding
 from crawler.commandline import CONFIG_ERROR_EXIT, ConfigError, iso_date, positive_int
 from crawler.store.feed import FEED_FILE, BadLines
-from crawler.store.reader import follow_feed, iter_feed
+from crawler.store.reader import follow_feed, iter_feed, known_sources
 from crawler.store.state import STATE_FILE
 
 DEFAULT_DATA_DIR = Path("data")
@@ -37,7 +37,12 @@ def add_commands(commands: Any) -> None:
     feed.add_argument("--source", metavar="NAME", help="only articles of this source")
     feed.add_argument("--latest", action="store_true", help="only the latest version of each id")
     feed.add_argument(
-        "--follow", action="store_true", help="keep printing new articles as they land (Ctrl-C)"
+        "--follow",
+        action="store_true",
+        help="print new articles as they land, from the feed's end (Ctrl-C ends it)",
+    )
+    feed.add_argument(
+        "--from-start", action="store_true", help="with --follow: the whole feed first, then new"
     )
 
     export = commands.add_parser(
@@ -67,6 +72,17 @@ def add_commands(commands: Any) -> None:
 
 def run_feed(options: argparse.Namespace) -> int:
     feed_path, state_path = _paths(options.data_dir)
+    if options.from_start and not options.follow:
+        print("error: --from-start goes with --follow", file=sys.stderr)
+        return CONFIG_ERROR_EXIT
+    if options.source is not None:
+        known = known_sources(state_path)
+        if known is not None and options.source not in known:
+            names = ", ".join(sorted(known)) or "none yet"
+            print(
+                f"error: unknown source {options.source!r}; this feed's: {names}", file=sys.stderr
+            )
+            return CONFIG_ERROR_EXIT
     bad = BadLines()
     filters = {
         "since": options.since,
@@ -77,7 +93,7 @@ def run_feed(options: argparse.Namespace) -> int:
     }
     records: Iterator[dict[str, Any]]
     if options.follow:
-        records = follow_feed(feed_path, **filters)
+        records = follow_feed(feed_path, from_start=options.from_start, **filters)
     elif not feed_path.is_file():
         return _missing_feed(feed_path)
     else:

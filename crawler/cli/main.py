@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from importlib import metadata
 
 from crawler.cli import discover, extract, feed
 
@@ -38,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="neu-news",
         description="News feed tools for Chinese university sites (VSB, WebPlus; NEU by default).",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {installed_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     feed.add_commands(commands)
     discover.add_command(commands)
@@ -46,6 +48,14 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("schedule", help="run the crawl scheduler (see: neu-news schedule -h)")
     commands.add_parser("status", help="show the scheduler's status (see: neu-news status -h)")
     return parser
+
+
+def installed_version() -> str:
+    """The installed package's version (pyproject.toml's), or "unknown" when not installed."""
+    try:
+        return metadata.version("neu-news")
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
 if __name__ == "__main__":

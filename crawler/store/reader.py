@@ -140,6 +140,20 @@ def open_state(path: Path) -> sqlite3.Connection | None:
     return conn
 
 
+def known_sources(state_path: Path) -> set[str] | None:
+    """The sources the state DB has articles of, or None when it cannot say (no state)."""
+    conn = open_state(state_path)
+    if conn is None:
+        return None
+    try:
+        return {row[0] for row in conn.execute("SELECT DISTINCT source FROM articles")}
+    except sqlite3.Error as exc:
+        logger.warning("State DB %s: cannot list its sources: %s", state_path, exc)
+        return None
+    finally:
+        conn.close()
+
+
 def state_version(conn: sqlite3.Connection, article_id: str) -> int | None:
     """The version the state DB holds for *article_id*, or None if unknown or unreadable."""
     try:
