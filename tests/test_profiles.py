@@ -3,6 +3,7 @@ profile with nothing else edited."""
 
 from __future__ import annotations
 
+import pickle
 import re
 
 import pytest
@@ -139,3 +140,12 @@ def test_a_third_family_is_one_profile(monkeypatch: pytest.MonkeyPatch) -> None:
         "第一条通知", "2024-05-06T09:30:00+08:00", "校办", "hanweb",
     )  # fmt: skip
     assert article.text == "通知正文第一段。\n\n通知正文第二段。"
+
+
+def test_profiles_travel_to_the_extraction_workers_cheaply_and_whole() -> None:
+    """A registered profile goes to a worker by name with every page; an extended one whole."""
+    assert VSB.extended() is VSB
+    assert pickle.loads(pickle.dumps(VSB)) is VSB
+    assert len(pickle.dumps(VSB)) < 200
+    extended = VSB.extended(container="//div[@id='body']", article_url=re.compile(r"/n/\d+$"))
+    assert pickle.loads(pickle.dumps(extended)) == extended

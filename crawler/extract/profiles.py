@@ -56,12 +56,22 @@ class Profile:
     def extended(
         self, *, container: str | None = None, article_url: re.Pattern[str] | None = None
     ) -> Profile:
-        """This profile with a source's own container and article URL shape tried first."""
+        """This profile with a source's own container and article URL shape tried first (this
+        very profile when the source adds neither)."""
+        if container is None and article_url is None:
+            return self
         return replace(
             self,
             containers=(container, *self.containers) if container else self.containers,
             article_urls=(article_url, *self.article_urls) if article_url else self.article_urls,
         )
+
+    def __reduce__(self) -> str | tuple[object, ...]:
+        # Sent to the extraction workers with every page: a registered profile goes by its
+        # name (a few bytes), not as 4 kB of selectors and vocabulary.
+        if PROFILES.get(self.name) is self:
+            return registered, (self.name,)
+        return super().__reduce__()
 
     def is_article_url(self, url_path_and_query: str) -> bool:
         return any(pattern.search(url_path_and_query) for pattern in self.article_urls)
@@ -125,6 +135,11 @@ WEBPLUS = Profile(
 )
 
 PROFILES: dict[str, Profile] = {profile.name: profile for profile in (VSB, WEBPLUS)}
+
+
+def registered(name: str) -> Profile:
+    """The registered profile *name* (how a registered profile is unpickled)."""
+    return PROFILES[name]
 
 
 def detect_family(html: str) -> Profile | None:
