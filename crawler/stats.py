@@ -21,6 +21,10 @@ COLUMNS_DISCOVERED = "columns_discovered"
 NO_CONTAINER = "extract/no_container"
 RECHECK_REQUESTS = "recheck/requests"
 RECHECK_NOT_MODIFIED = "recheck/not_modified"
+# A column's first list page answered 304 to its validators: the column is unchanged.
+LIST_NOT_MODIFIED = "list/not_modified"
+# Body bytes of the list pages read (a 304 has none).
+LIST_BYTES = "list/bytes"
 # A column's configured list page was gone (404, 410, no article links) and its label led to
 # the new one on the site's home page; or the label led nowhere.
 RELOCATED = "relocated"
@@ -66,6 +70,13 @@ OUT_OF_MEMORY = "out_of_memory"
 def failed(reason: str) -> str:
     """A request that failed, by reason (``http_503``, ``too_large``, ``TimeoutError``…)."""
     return f"failed/{reason}"
+
+
+def unreached(reason: str) -> str:
+    """A column (or home page) of a source that the run could not fetch at all, by the reason
+    of its last failure (``DNSLookupError``, ``http_404``, ``robots_txt``…): counted once per
+    column, after any search for it by its label."""
+    return f"unreached/{reason}"
 
 
 def dropped(reason: str) -> str:
