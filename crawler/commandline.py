@@ -11,8 +11,11 @@ from datetime import date
 
 # A bad option, sources file, setting or data directory: one ``error:`` line, nothing done.
 CONFIG_ERROR_EXIT = 2
-# The crawl did not finish (interrupted, or it failed): cron and CI must not take it as good.
+# The crawl did not finish (interrupted, or it failed), or it fetched nothing: cron and CI must
+# not take it as good.
 UNFINISHED_EXIT = 1
+# The crawl finished, but some sources were not fetched (DNS, refused, timeout, 404, robots.txt).
+PARTIAL_FAILURE_EXIT = 3
 
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
