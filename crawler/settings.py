@@ -33,6 +33,9 @@ DOWNLOADER_MIDDLEWARES = {
     # Host and port of the sources only, redirects included (replaces the host-only check).
     "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
     "crawler.middlewares.SourceHostsMiddleware": 50,
+    # Scrapy's, at its place, without a traceback per unreachable host.
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "crawler.middlewares.RobotsTxtMiddleware": 100,
     "crawler.middlewares.RetryBackoffMiddleware": 560,
 }
 
