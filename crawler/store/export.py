@@ -1,5 +1,11 @@
 """Atom 1.0 and RSS 2.0 documents of the newest articles in the feed.
 
+Newest means newest *published*: dated articles come first, by publication time; undated ones
+follow, by when the crawler first saw them. An undated article is never given a publication
+time: it has no ``published`` (no RSS ``pubDate``), and its Atom ``updated`` (which Atom
+requires) is when it was first seen, or edited. Otherwise a backfill of an undated archive would
+put old stories at the top of the feed, each dated the day of the backfill.
+
 Only the newest ``limit`` records are ever held (a heap), whatever the feed's size. Give it the
 latest version of each id (``iter_feed(latest=True)``): a later line of an id that is still held
 replaces the earlier one, but an id's versions are not remembered once it has left the heap.
@@ -30,7 +36,9 @@ FORMATS: tuple[Format, ...] = ("atom", "rss")
 # Characters XML 1.0 cannot carry; lxml refuses the whole document if one slips through.
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
-_HeapItem = tuple[float, int, Record]
+# Newest first: (dated, publication or first-sight time); tuples sort dated ones above undated.
+SortKey = tuple[bool, float]
+_HeapItem = tuple[SortKey, int, Record]
 
 
 def write_syndication(
@@ -44,8 +52,9 @@ def write_syndication(
     """Write an Atom or RSS document of the newest *limit* records to *out*, titled, linked and
     identified as *branding* says; return the entry count.
 
-    Newest is by ``published`` (a bare date is midnight Beijing time), else ``first_seen``; the
-    entry's id (Atom) or guid (RSS) is the article URL. A *Path* is replaced atomically.
+    Newest is by ``published`` (a bare date is midnight Beijing time), the undated after the
+    dated by first sight (see :func:`sort_key`); the entry's id (Atom) or guid (RSS) is the
+    article URL. A *Path* is replaced atomically.
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown syndication format {fmt!r}: use atom or rss")
@@ -61,19 +70,20 @@ def write_syndication(
 
 
 def newest(records: Iterable[Record], limit: int) -> list[Record]:
-    """The *limit* newest records with a URL, newest first, one per id (its last line)."""
+    """The *limit* newest records with a URL and a time, newest first (:func:`sort_key`), one
+    per id (its last line). A record without any time is no entry: Atom needs one."""
     if limit <= 0:
         return []
     heap: list[_HeapItem] = []
     held: dict[str, _HeapItem] = {}  # ids in the heap, so never more than `limit` of them
     for seq, record in enumerate(records):
         url = record.get("url")
-        if not isinstance(url, str) or not url:
+        order = sort_key(record)
+        if not isinstance(url, str) or not url or order is None:
             continue
         key = _article_id(record, url)
-        moment = article_time(record)
         # seq breaks ties (later lines win) and keeps tuple comparison away from the dicts.
-        item: _HeapItem = (moment.timestamp() if moment else float("-inf"), seq, record)
+        item: _HeapItem = (order, seq, record)
         previous = held.pop(key, None)
         if previous is not None:
             if _version(record) < _version(previous[2]):
@@ -92,8 +102,11 @@ def newest(records: Iterable[Record], limit: int) -> list[Record]:
     return [item[2] for item in sorted(heap, key=lambda item: item[:2], reverse=True)]
 
 
-def render(entries: list[Record], *, fmt: Format, branding: Branding) -> bytes:
-    """The UTF-8 XML document for *entries*, in the order given."""
+def render(
+    entries: list[Record], *, fmt: Format, branding: Branding, self_url: str | None = None
+) -> bytes:
+    """The UTF-8 XML document for *entries*, in the order given; *self_url* is where it is
+    served (its ``rel=self`` link)."""
     fg = FeedGenerator()
     if fmt == "rss":
         # RSS <author> must be an e-mail address; names go in dc:creator instead.
@@ -102,6 +115,8 @@ def render(entries: list[Record], *, fmt: Format, branding: Branding) -> bytes:
     fg.title(branding.title)
     fg.subtitle(branding.title)
     fg.link(href=branding.link, rel="alternate")
+    if self_url is not None:
+        fg.link(href=self_url, rel="self")
     fg.author({"name": branding.title})
     fg.language(branding.language)
     updated: list[datetime] = []
@@ -113,9 +128,20 @@ def render(entries: list[Record], *, fmt: Format, branding: Branding) -> bytes:
     return document if document.endswith(b"\n") else document + b"\n"
 
 
-def article_time(record: Record) -> datetime | None:
-    """When the article was published, else first seen; timezone-aware, or None."""
-    return parse_published(record.get("published")) or parse_utc(record.get("first_seen"))
+def sort_key(record: Record) -> SortKey | None:
+    """Where *record* goes in a newest-first feed: dated articles by publication time, above
+    every undated one, and those by first sight; None when it has no time at all."""
+    published = parse_published(record.get("published"))
+    if published is not None:
+        return (True, published.timestamp())
+    seen = first_sight(record)
+    return (False, seen.timestamp()) if seen is not None else None
+
+
+def first_sight(record: Record) -> datetime | None:
+    """When the crawler first saw the article (``first_seen``; a record outside a feed has only
+    its ``crawled_at``), or None."""
+    return parse_utc(record.get("first_seen")) or parse_utc(record.get("crawled_at"))
 
 
 def parse_published(value: object) -> datetime | None:
@@ -154,8 +180,11 @@ def first_paragraph(text: str) -> str | None:
 def _add_entry(fg: FeedGenerator, record: Record, fmt: Format) -> datetime:
     url = _xml_text(record["url"])
     text = _xml_text(record.get("text"))
-    published = article_time(record)
-    updated = parse_utc(record.get("updated_at")) or published or datetime.now(UTC)
+    published = parse_published(record.get("published"))
+    # Atom requires `updated`: for an undated article the only honest time is its first sight.
+    updated = parse_utc(record.get("updated_at")) or published or first_sight(record)
+    if updated is None:  # newest() leaves such records out
+        raise ValueError(f"record {url} has no time at all")
     entry = fg.add_entry(order="append")  # feedgen prepends by default; we pass newest first
     entry.guid(url, permalink=True)
     entry.title(_xml_text(record.get("title")) or url)
