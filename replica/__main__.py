@@ -16,11 +16,34 @@ from replica.faults import TRANSIENT_KINDS, FaultConfig, parse_pins
 from replica.portal import PortalReplica
 from replica.server import ReplicaServer
 
+# What replica.server's _control answers on every site's port (its docstring says more).
+CONTROL_ENDPOINTS = """\
+control endpoints, on each site's port (not in the request log):
+  POST /__replica__/publish?column=SLUG&n=K    publish K articles atop a column; the new URLs
+  GET  /__replica__/expected                   the records a full crawl must give (JSON)
+  POST /__replica__/break?kind=no_links|no_dates   break the site's layout
+  POST /__replica__/fix                        mend it
+  POST /__replica__/move?column=SLUG&to=PATH&status=404|410
+                                               move a column's list pages; the old path
+  POST /__replica__/faults?rate=R&kinds=K,K&seed=N   replace the whole server's faults (rate=0: off)
+  GET  /__replica__/faults                     the fault config in force
+"""
+
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m replica", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m replica",
+        description=__doc__,
+        epilog=CONTROL_ENDPOINTS,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="serve the replica sites on free ports of 127.0.0.1")
+    serve = sub.add_parser(
+        "serve",
+        help="serve the replica sites on free ports of 127.0.0.1",
+        epilog=CONTROL_ENDPOINTS,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     serve.add_argument("--seed", type=int, default=0)
     serve.add_argument("--articles-per-column", type=int, default=25)
     serve.add_argument("--page-size", type=int, default=10)
