@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test lint typecheck unit soak golden clean
+.PHONY: install system-packages run test lint typecheck unit soak golden clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -11,7 +11,27 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
-install: $(BIN)/.installed
+install: $(BIN)/.installed system-packages
+
+# What some tests need from the system, as package:command: chromium (the status page in a real
+# browser), jq (the README's recipes), systemd (systemd-analyze verify of the service unit).
+# Installed as root where apt-get is (Debian); elsewhere named once, and those tests skip.
+SYSTEM_PACKAGES := chromium:chromium jq:jq systemd:systemd-analyze
+
+system-packages:
+	@missing=""; \
+	for pair in $(SYSTEM_PACKAGES); do \
+		command -v "$${pair#*:}" >/dev/null 2>&1 || missing="$$missing $${pair%%:*}"; \
+	done; \
+	if [ -z "$$missing" ]; then \
+		:; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "make install: apt-get install$$missing"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get -qq update && apt-get -qq install --no-install-recommends$$missing >/dev/null; \
+	else \
+		echo "make install: missing$$missing (not root with apt-get): their tests will skip"; \
+	fi
 
 run: install
 	$(BIN)/scrapy crawl neu_news
