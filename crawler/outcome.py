@@ -40,8 +40,10 @@ NETWORK_REASONS = frozenset(
     }
 )
 ROBOTS_REASON = "robots_txt"
-# A source that read no list page though nothing failed: its home page linked no column.
+# A source that read no list page though nothing failed: its home page linked no column, or
+# the crawl stopped before it got to the source.
 NO_LIST_PAGE = "no_list_page"
+CRAWL_STOPPED = "crawl_stopped"
 # Pages fetched but not readable as the crawl expects, by the stats key that counts them.
 LAYOUT_KEYS = {
     "unparsable_list": stats.skipped("unparsable_list"),
@@ -118,7 +120,8 @@ def source_outcome(run_stats: Mapping[str, Any], name: str) -> SourceOutcome:
             for reason, key in LAYOUT_KEYS.items()
             if (count := stats.read(run_stats, key, name))
         }
-        failures = failures or {NO_LIST_PAGE: 1}
+        finished = run_stats.get(stats.FINISH_REASON) == FINISHED
+        failures = failures or {NO_LIST_PAGE if finished else CRAWL_STOPPED: 1}
     return SourceOutcome(name, fetched, failures)
 
 

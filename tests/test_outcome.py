@@ -106,6 +106,15 @@ def test_a_source_that_read_no_list_page_failed_by_its_requests_or_its_pages() -
     assert [o.failure_class for o in outcomes] == ["network", "http", "layout", "layout", "layout"]
 
 
+def test_a_source_a_stopped_crawl_never_got_to_is_not_called_a_layout_failure() -> None:
+    run = counted(done={stats.LIST_PAGES: 2})
+    run[stats.FINISH_REASON] = "shutdown"
+    done, later = source_outcomes(run, ["done", "later"])
+    assert done == SourceOutcome("done", True, {})
+    assert later == SourceOutcome("later", False, {"crawl_stopped": 1})
+    assert later.failure_class == "other"
+
+
 def test_the_main_reason_is_the_most_frequent_then_the_first_by_name() -> None:
     assert SourceOutcome("s", False, {"http_404": 1, "robots_txt": 3}).reason == "robots_txt"
     assert SourceOutcome("s", False, {"robots_txt": 2, "http_404": 2}).reason == "http_404"
