@@ -1,4 +1,5 @@
-"""Downloader middlewares: stay on the sources' hosts, and back off before retries."""
+"""Downloader middlewares: stay on the sources' hosts, back off before retries, and obey
+robots.txt without a traceback when a site is unreachable."""
 
 from __future__ import annotations
 
@@ -6,13 +7,15 @@ import asyncio
 import logging
 from typing import Any, Self
 
-from scrapy import Request
+from scrapy import Request, signals
 from scrapy.crawler import Crawler
+from scrapy.downloadermiddlewares import robotstxt
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 
 from crawler import stats
 from crawler.extract.urls import netloc
-from crawler.failures import OFFSITE_MESSAGE
+from crawler.failures import OFFSITE_MESSAGE, failure_reason
+from crawler.outcome import failure_class
 from crawler.walks import source_of
 
 logger = logging.getLogger(__name__)
@@ -71,3 +74,31 @@ class RetryBackoffMiddleware:
         if retries:
             await asyncio.sleep(min(self.cap, self.base * 2 ** (retries - 1)))
         return None
+
+
+class RobotsTxtMiddleware(robotstxt.RobotsTxtMiddleware):
+    """Scrapy's RobotsTxtMiddleware, but a robots.txt lost to a network failure (DNS, refused,
+    timeout…) is one log line: Scrapy logs a 60-line traceback per host, for a failure that is
+    expected, and counted when the site's pages fail next."""
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        middleware = cls(crawler)
+        robots_logger = logging.getLogger(robotstxt.__name__)
+        robots_logger.addFilter(without_network_traceback)
+        crawler.signals.connect(
+            lambda: robots_logger.removeFilter(without_network_traceback),
+            signal=signals.engine_stopped,
+            weak=False,
+        )
+        return middleware
+
+
+def without_network_traceback(record: logging.LogRecord) -> bool:
+    """A log filter: *record* without its traceback when the error it logs is a network
+    failure (it is still logged)."""
+    error = record.exc_info[1] if record.exc_info else None
+    if error is not None and failure_class(failure_reason(error)) == "network":
+        record.exc_info = None
+        record.exc_text = None
+    return True
