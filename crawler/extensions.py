@@ -23,7 +23,8 @@ logger = logging.getLogger(__name__)
 class StatsFile:
     """Write every stat of the run to ``NEU_STATS_FILE`` when the spider closes.
 
-    An exit code of 0 says little about a crawl; the scheduler reads these figures instead.
+    The exit code says only whether every source was fetched; the scheduler reads the figures
+    behind it (crawler.outcome judges them), and its health checks the rest.
     """
 
     def __init__(self, crawler: Crawler, path: Path) -> None:
