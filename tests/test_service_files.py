@@ -118,7 +118,6 @@ def dockerfile_instructions() -> list[tuple[str, str]]:
     return [
         (word.upper(), rest.strip())
         for word, rest in re.findall(r"^(\w+)\s+(.*)$", text, re.MULTILINE)
-        if not word.startswith("#")
     ]
 
 
