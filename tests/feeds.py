@@ -30,7 +30,8 @@ def crawl_edited_feed(root: Path) -> CrawledFeed:
         edited = replica.articles("english", "focus")[3]
         replica.edit(edited, title=edited.title + " (Updated)")
         replica.publish("news", "ddyw", n=2)
-        second = run_crawl(sources, data, root / "run2")
+        # recheck=all: an edit to an old article is found whatever the re-check schedule says.
+        second = run_crawl(sources, data, root / "run2", "-a", "recheck=all")
         assert second.returncode == 0, second.stderr
     path = data / "articles.jsonl"
     lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
