@@ -28,7 +28,7 @@ from replica import Replica, ReplicaServer, build_replica
 from scheduler.web.server import WebServer, serve_in_background
 from tests.conftest import PROJECT_ROOT, read_feed, run_crawl
 from tests.test_export_order import entry_seconds, publication_seconds
-from tests.test_scheduler_e2e import scheduler_command
+from tests.test_scheduler_e2e import once
 
 Record = dict[str, Any]
 
@@ -77,11 +77,10 @@ class Scheduled(Site):
     names: list[str]  # every source of the sources file
 
 
-@pytest.fixture(scope="module")
-def scheduled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scheduled]:
+def schedule_once(root: Path) -> tuple[Path, Path, list[str]]:
     """One `python -m scheduler --once` over the replica whose English pages show no date (its
-    sources degraded, their stories undated) and whose college list pages link nothing."""
-    root = tmp_path_factory.mktemp("scheduled")
+    sources degraded, their stories undated) and whose college list pages link nothing: the
+    data directory, the sources file and every source's name."""
     data = root / "data"
     replica = build_replica(seed=11, articles_per_column=12, page_size=5)
     replica.break_layout("english", "no_dates")
@@ -89,15 +88,14 @@ def scheduled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scheduled]:
     names = [f"{site.name}-{col.slug}" for site in replica.sites.values() for col in site.columns]
     with ReplicaServer(replica) as server:
         sources = replica.write_sources(root / "sources.toml", server)
-        done = subprocess.run(
-            scheduler_command(sources, data, "--once"),
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=180,
-            check=False,
-        )
+        done = once(root, sources, data)
     assert done.returncode == 1, done.stderr  # degraded
+    return data, sources, names
+
+
+@pytest.fixture(scope="module")
+def scheduled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scheduled]:
+    data, sources, names = schedule_once(tmp_path_factory.mktemp("scheduled"))
     web = serve_in_background(data, "127.0.0.1", 0, sources_file=sources)
     try:
         yield Scheduled(web.url, data, sources, names)
@@ -301,14 +299,7 @@ def test_health_is_200_when_every_source_is_healthy_and_503_without_history(
     data = tmp_path / "healthy"
     with ReplicaServer(replica) as server:
         sources = replica.write_sources(tmp_path / "english.toml", server, sites=["english"])
-        done = subprocess.run(
-            scheduler_command(sources, data, "--once"),
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        done = once(tmp_path, sources, data)
     assert done.returncode == 0, done.stderr
     web = serve_in_background(data, "127.0.0.1", 0)
     try:
@@ -384,8 +375,8 @@ def test_serve_listens_on_loopback_and_stops_cleanly_on_sigterm(crawled: Site) -
     [
         (["--data-dir", "no-such-dir"], "error: --data-dir no-such-dir: no such directory"),
         (["--port", "70000"], "invalid port '70000': expected 0 to 65535"),
-        (["--branding", "missing.toml"], "error: "),
-        (["--sources", "missing.toml"], "error: "),
+        (["--branding", "missing.toml"], "error: missing.toml: configuration file not found"),
+        (["--sources", "missing.toml"], "error: missing.toml: sources file not found"),
     ],
 )
 def test_serve_refuses_bad_options_in_one_line_and_exit_2(

@@ -32,17 +32,24 @@ class WebServer:
     def __init__(self, app: Any, host: str, port: int) -> None:
         # Our own socket map: stop() closes exactly what this server opened.
         self._map: dict[int, Any] = {}
-        # OSError (address in use, unknown host) before any thread starts.
-        self._server = create_server(app, map=self._map, host=host, port=port, threads=THREADS)
+        try:
+            self._server = create_server(app, map=self._map, host=host, port=port, threads=THREADS)
+        except ValueError as exc:  # waitress's word for a host it cannot resolve
+            raise OSError(str(exc)) from None
+        # A name with several addresses (localhost: 127.0.0.1 and ::1) gets a socket each.
+        listening = getattr(self._server, "effective_listen", None) or [
+            (self._server.effective_host, self._server.effective_port)
+        ]
         self.host = host
-        self.port = int(self._server.effective_port)
+        self.port = int(listening[0][1])
         self._thread = threading.Thread(target=self._server.run, name="web", daemon=True)
         self._thread.start()
-        logger.info("Serving the status page and feeds on http://%s:%d/", host, self.port)
+        for address, bound in listening:
+            logger.info("Serving the status page and feeds on %s", _url(address, bound))
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}/"
+        return _url(self.host, self.port)
 
     def stop(self) -> None:
         """Stop listening and answering; return once the server's thread has ended."""
@@ -68,3 +75,7 @@ def serve_in_background(
     listen, SourcesError for a bad sources file."""
     app = create_app(data_dir, branding=branding, sources_file=sources_file, metrics=metrics)
     return WebServer(app, host, port)
+
+
+def _url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
