@@ -377,6 +377,7 @@ def test_serve_listens_on_loopback_and_stops_cleanly_on_sigterm(crawled: Site) -
         (["--port", "70000"], "invalid port '70000': expected 0 to 65535"),
         (["--branding", "missing.toml"], "error: missing.toml: configuration file not found"),
         (["--sources", "missing.toml"], "error: missing.toml: sources file not found"),
+        (["--host", "nowhere.invalid"], "error: cannot listen on nowhere.invalid:0: Invalid host"),
     ],
 )
 def test_serve_refuses_bad_options_in_one_line_and_exit_2(
