@@ -28,7 +28,7 @@ from replica import Replica, ReplicaServer, build_replica
 from scheduler.web.server import WebServer, serve_in_background
 from tests.conftest import PROJECT_ROOT, read_feed, run_crawl
 from tests.test_export_order import entry_seconds, publication_seconds
-from tests.test_scheduler_e2e import once
+from tests.test_scheduler_e2e import crawls, once, scheduler_command, start, stop, wait_until
 
 Record = dict[str, Any]
 
@@ -341,6 +341,35 @@ def test_metrics_are_prometheus_text_of_the_feed_the_last_run_and_health(
     }
     last_ok = samples["neu_news_source_last_success_timestamp_seconds"]
     assert set(last_ok) == {(("source", name),) for name in scheduled.names if "news-" in name}
+
+
+# -- inside the scheduler -----------------------------------------------------------------------
+
+
+def test_the_scheduler_serves_the_same_app_with_its_own_metrics(tmp_path: Path) -> None:
+    replica = build_replica(seed=5, articles_per_column=6, page_size=5)
+    data = tmp_path / "data"
+    with ReplicaServer(replica) as server:
+        sources = replica.write_sources(tmp_path / "english.toml", server, sites=["english"])
+        process = start(tmp_path, scheduler_command(sources, data, "--http-port", "0"))
+        try:
+            wait_until(lambda: bool(crawls(data)), 60, "first crawl")
+            found = re.search(
+                r"on (http://127\.0\.0\.1:\d+/)", (tmp_path / "scheduler.log").read_text()
+            )
+            assert found, "no web server in the scheduler's log"
+            page = fetch(found[1])
+            metrics = fetch(found[1] + "metrics").body.decode()
+            health = fetch(found[1] + "health")
+        finally:
+            assert stop(process) == 0
+    assert page.status == 200 and b"english-focus" in page.body
+    assert health.status == 200 and json.loads(health.body)["status"] == "healthy"
+    families = [family.name for family in text_string_to_metric_families(metrics)]
+    # The scheduler's live counters, the data directory's figures, no family twice.
+    assert {"neu_news_runs", "neu_news_source_health", "neu_news_feed_articles"} <= set(families)
+    assert len(families) == len(set(families))
+    assert 'neu_news_runs_total{job="news",outcome="ok"} 1.0' in metrics
 
 
 # -- the command --------------------------------------------------------------------------------
