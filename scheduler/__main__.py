@@ -1,33 +1,47 @@
-"""``python -m scheduler [schedule] …`` and ``python -m scheduler status …``.
+"""``python -m scheduler [schedule] …``, ``python -m scheduler status …``,
+``python -m scheduler health ack …`` and ``python -m scheduler serve …``.
 
-``neu-news schedule|status …`` calls :func:`main` with ``[command, *arguments]``; without a
-command, ``schedule`` is meant.
+``neu-news schedule|status|health|serve …`` calls :func:`main` with ``[command, *arguments]``;
+without a command, ``schedule`` is meant.
 """
 
 from __future__ import annotations
 
 import argparse
+import getpass
+import json
 import logging
 import sys
 import threading
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlsplit
+from typing import TypeVar
 
 from crawler.branding import crawl_settings
 from crawler.commandline import CONFIG_ERROR_EXIT, ConfigError, positive_int
 from crawler.store.locks import DataDirError
-from scheduler.config import load_schedule, parse_duration
+from scheduler.config import (
+    LOG_FORMATS,
+    LOG_LEVELS,
+    ServiceConfig,
+    check_port,
+    check_webhook,
+    load_schedule,
+    parse_duration,
+)
 from scheduler.crawl import CrawlOptions, check_setting
-from scheduler.history import lock_data_dir, repair_runs
+from scheduler.health import Acknowledgement, SourceState, acknowledge, parse_time
+from scheduler.history import HEALTH_FILE, lock_data_dir, repair_runs, update_health
 from scheduler.metrics import Metrics
 from scheduler.outbox import Courier, Outbox
 from scheduler.runner import Runner, RunnerOptions
 from scheduler.service import run_forever, run_once, stop_on_signals
-from scheduler.status import NO_HISTORY_EXIT, NoHistory, report
-from scheduler.webhook import redact
+from scheduler.status import NO_HISTORY_EXIT, NoHistory, UnknownSource, report, source_report
 
-COMMANDS = ("schedule", "status")
+COMMANDS = ("schedule", "status", "health", "serve")
+T = TypeVar("T")
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
@@ -36,14 +50,17 @@ def main(argv: list[str] | None = None) -> int:
     command = args.pop(0) if args and args[0] in COMMANDS else "schedule"
     if command == "status":
         return status_main(args)
+    if command == "health":
+        return health_main(args)
+    if command == "serve":
+        from scheduler.web.cli import serve_main  # the web framework only when serving
+
+        return serve_main(args)
     return schedule_main(args)
 
 
 def schedule_main(argv: list[str]) -> int:
     options = schedule_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format=LOG_FORMAT)
-    # APScheduler's lines on each run, skip and misfire repeat ours; its errors stay.
-    logging.getLogger("apscheduler").setLevel(logging.ERROR)
     stop = threading.Event()
     try:
         schedule = load_schedule(
@@ -54,22 +71,20 @@ def schedule_main(argv: list[str]) -> int:
             timezone=options.timezone,
             only_jobs=options.jobs,
         )
+        service = overridden(schedule.service, options)
+        configure_logging(service.log_format, service.log_level)
         runner_options = RunnerOptions(
             crawl=CrawlOptions(
-                data_dir=options.data_dir.absolute(),
-                sources_file=options.sources.absolute() if options.sources else None,
-                settings=(
-                    *crawl_settings(schedule.branding),
-                    *(check_setting(setting) for setting in options.settings),
-                ),
-                grace=option_duration("--grace", options.grace),
+                data_dir=service.data_dir.absolute(),
+                sources_file=schedule.sources_file.absolute() if schedule.sources_file else None,
+                settings=(*crawl_settings(schedule.branding), *service.settings),
+                grace=service.grace,
             ),
             timezone=schedule.timezone,
             rules=schedule.rules,
-            timeout=option_duration("--timeout", options.timeout) if options.timeout else None,
-            keep_logs=options.keep_logs,
+            timeout=service.timeout,
+            keep_logs=service.keep_logs,
         )
-        webhook = check_webhook(options.webhook)
         # Held until the process ends: one scheduler per data directory.
         lock_data_dir(runner_options.crawl.data_dir)
         repair_runs(runner_options.crawl.data_dir)
@@ -77,68 +92,182 @@ def schedule_main(argv: list[str]) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return CONFIG_ERROR_EXIT
     metrics = Metrics()
-    if options.metrics_port is not None:
+    if service.metrics_port is not None:
         try:
-            metrics.serve(options.metrics_port, options.metrics_addr)
+            metrics.serve(service.metrics_port, service.metrics_addr)
         except OSError as exc:
             print(
-                f"error: cannot serve metrics on {options.metrics_addr}:{options.metrics_port}: "
+                f"error: cannot serve metrics on {service.metrics_addr}:{service.metrics_port}: "
                 f"{exc.strerror or exc}",
                 file=sys.stderr,
             )
             return CONFIG_ERROR_EXIT
+    web = None
+    if service.http_port is not None:
+        # Imported only when asked for: the web framework costs every other start.
+        from scheduler.web.server import serve_in_background
+
+        try:
+            web = serve_in_background(
+                runner_options.crawl.data_dir,
+                service.http_host,
+                service.http_port,
+                schedule.branding,
+                schedule.sources_file,
+                metrics,
+            )
+        except OSError as exc:
+            print(
+                f"error: cannot serve the web page on {service.http_host}:{service.http_port}: "
+                f"{exc.strerror or exc}",
+                file=sys.stderr,
+            )
+            return CONFIG_ERROR_EXIT
+    webhook = service.webhook
     courier = Courier(Outbox(runner_options.crawl.data_dir), webhook) if webhook else None
     runner = Runner(runner_options, schedule.known_sources, metrics, stop, courier)
     stop_on_signals(stop)
     if courier is not None:
         courier.start()
-    if options.once:
-        return run_once(schedule, runner)
-    return run_forever(schedule, runner)
+    try:
+        return run_once(schedule, runner) if options.once else run_forever(schedule, runner)
+    finally:
+        if web is not None:
+            web.stop()
+
+
+def overridden(service: ServiceConfig, options: argparse.Namespace) -> ServiceConfig:
+    """The configuration file's settings, each one given on the command line in its place
+    (``-s`` settings after the file's: the later of two for one key wins)."""
+    given = {
+        "data_dir": options.data_dir,
+        "timeout": option_duration("--timeout", options.timeout),
+        "grace": option_duration("--grace", options.grace),
+        "keep_logs": options.keep_logs,
+        "webhook": option_value("--webhook", check_webhook, options.webhook),
+        "metrics_port": options.metrics_port,
+        "metrics_addr": options.metrics_addr,
+        "http_port": options.http_port,
+        "http_host": options.http_host,
+        "log_format": options.log_format,
+        "log_level": options.log_level,
+    }
+    settings = (*service.settings, *(check_setting(setting) for setting in options.settings))
+    return replace(
+        service,
+        settings=settings,
+        **{key: value for key, value in given.items() if value is not None},
+    )
+
+
+def configure_logging(log_format: str, level: str) -> None:
+    """Log to stderr at *level*: as text lines, or one JSON object a line (``json``)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter() if log_format == "json" else logging.Formatter(LOG_FORMAT))
+    logging.basicConfig(level=level.upper(), handlers=[handler])
+    # APScheduler's lines on each run, skip and misfire repeat ours; its errors stay.
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record: time, level, logger, message (and a traceback if any)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["traceback"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
 
 
 def status_main(argv: list[str]) -> int:
     options = status_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format=LOG_FORMAT)
     try:
-        result = report(options.data_dir, options.runs, datetime.now(UTC))
+        if options.source is not None:
+            result = source_report(options.data_dir, options.source, options.runs)
+        else:
+            result = report(options.data_dir, options.runs, datetime.now(UTC))
     except NoHistory as exc:
         print(f"status: {exc}", file=sys.stderr)
         return NO_HISTORY_EXIT
+    except UnknownSource as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return CONFIG_ERROR_EXIT
     print(result.text, end="")
     return result.code
 
 
-def option_duration(option: str, value: str) -> float:
+def health_main(argv: list[str]) -> int:
+    """``health ack SOURCE``: acknowledge the source's current incident in health.json."""
+    options = health_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format=LOG_FORMAT)
+    data_dir: Path = options.data_dir
+    now = datetime.now(UTC)
+    by = options.by or _login()
+
+    def change(states: dict[str, SourceState]) -> dict[str, SourceState]:
+        state = states.get(options.source)
+        if state is None:
+            known = ", ".join(sorted(states)) or "none"
+            raise ConfigError(f"unknown source {options.source!r} in {data_dir}; known: {known}")
+        # In the zone of the scheduler's times, which status shows as they are.
+        zone = (parse_time(state.last_run) or now.astimezone()).tzinfo
+        at = now.astimezone(zone).isoformat(timespec="milliseconds")
+        acknowledged = acknowledge(state, Acknowledgement(by, at, options.note))
+        if acknowledged is None:
+            raise ConfigError(f"source {options.source!r} is ok: no incident to acknowledge")
+        return {**states, options.source: acknowledged}
+
     try:
-        return parse_duration(value)
+        if not (data_dir / HEALTH_FILE).is_file():
+            raise ConfigError(f"no source health in {data_dir}: has the scheduler run there?")
+        update_health(data_dir, change, now.isoformat(timespec="milliseconds"))
+    except (ConfigError, DataDirError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return CONFIG_ERROR_EXIT
+    print(f"Acknowledged the incident of {options.source} as {by}: no alert for it")
+    return 0
+
+
+def _login() -> str:
+    try:
+        return getpass.getuser()
+    except OSError:  # no login name in the environment nor the password database
+        return "unknown"
+
+
+def option_duration(option: str, value: str | None) -> float | None:
+    return option_value(option, parse_duration, value)
+
+
+def option_value(option: str, check: Callable[[str], T], value: str | None) -> T | None:
+    """*value* checked (None if not given); a ConfigError names the *option*."""
+    if value is None:
+        return None
+    try:
+        return check(value)
     except ConfigError as exc:
         raise ConfigError(f"{option}: {exc}") from None
-
-
-def check_webhook(url: str | None) -> str | None:
-    if url is None:
-        return None
-    parts = urlsplit(url)
-    try:
-        usable = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
-    except ValueError:  # a port that is no number, or out of range
-        usable = False
-    if not usable:
-        # Redacted: the URL may hold a token or a password.
-        raise ConfigError(f"invalid webhook URL {redact(url)}: expected http(s)://host/path")
-    return url
 
 
 def schedule_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m scheduler",
-        description="Crawl the NEU news sources on a schedule and watch their health. "
-        "See also: python -m scheduler status -h.",
+        description="Crawl the NEU news sources on a schedule and watch their health. Every "
+        "option but --once, --job, --every and --cron has a key in the configuration file; the "
+        "option wins. See also: python -m scheduler status -h, python -m scheduler health -h.",
     )
     when = parser.add_argument_group("what and when")
     when.add_argument(
-        "--schedule", type=Path, metavar="FILE", help="schedule file (default: the shipped one)"
+        "--schedule",
+        type=Path,
+        metavar="FILE",
+        help="configuration file: schedule and service settings (default: the shipped one)",
     )
     override = when.add_mutually_exclusive_group()
     override.add_argument(
@@ -169,7 +298,6 @@ def schedule_parser() -> argparse.ArgumentParser:
     crawl.add_argument(
         "--data-dir",
         type=Path,
-        default=Path("data"),
         metavar="DIR",
         help="feed, run history, health and logs (default: data)",
     )
@@ -188,28 +316,33 @@ def schedule_parser() -> argparse.ArgumentParser:
     )
     crawl.add_argument(
         "--grace",
-        default="60s",
         metavar="DURATION",
         help="after SIGTERM, kill a crawl still running this long after (default: 60s)",
     )
     crawl.add_argument(
         "--keep-logs",
         type=positive_int,
-        default=50,
         metavar="N",
         help="keep the log and stats files of the newest N runs (default: 50)",
     )
-    watch = parser.add_argument_group("alerts and metrics")
+    watch = parser.add_argument_group("alerts, metrics, web page and logs")
     watch.add_argument("--webhook", metavar="URL", help="POST alerts and recoveries here as JSON")
     watch.add_argument(
         "--metrics-port", type=_port, metavar="N", help="serve Prometheus metrics on this port"
     )
     watch.add_argument(
         "--metrics-addr",
-        default="127.0.0.1",
         metavar="ADDR",
         help="address of the metrics server (default: 127.0.0.1)",
     )
+    watch.add_argument(
+        "--http-port", type=_port, metavar="N", help="serve the status page and feeds on this port"
+    )
+    watch.add_argument(
+        "--http-host", metavar="ADDR", help="address of the web server (default: 127.0.0.1)"
+    )
+    watch.add_argument("--log-format", choices=LOG_FORMATS, help="text (default) or json lines")
+    watch.add_argument("--log-level", choices=LOG_LEVELS, type=str.lower, help="default: info")
     return parser
 
 
@@ -217,8 +350,41 @@ def status_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m scheduler status",
         description="Show the last runs and each source's health. Exit status: 0 healthy, "
-        "1 degraded, 2 failing or stale (no successful run for three intervals).",
+        "1 degraded, 2 failing or stale (no successful run for three intervals). With --source: "
+        "that source's health and why; 0 ok, 1 degraded, 2 failed.",
     )
+    _data_dir_option(parser)
+    parser.add_argument(
+        "--runs", type=positive_int, default=10, metavar="N", help="runs to show (default: 10)"
+    )
+    parser.add_argument(
+        "--source",
+        metavar="NAME",
+        help="one source: its verdict, the run that set it, its last fetch and its runs",
+    )
+    return parser
+
+
+def health_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m scheduler health",
+        description="Act on the sources' health in a data directory.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    ack = commands.add_parser(
+        "ack",
+        help="acknowledge a source's current incident",
+        description="Acknowledge a source's current incident: status shows it, no alert is sent "
+        "for it, and it ends when the source is healthy again (a new incident alerts again).",
+    )
+    ack.add_argument("source", metavar="SOURCE", help="the source's name")
+    _data_dir_option(ack)
+    ack.add_argument("--note", default="", metavar="TEXT", help="why, or what is being done")
+    ack.add_argument("--by", metavar="NAME", help="who acknowledges (default: your login name)")
+    return parser
+
+
+def _data_dir_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data-dir",
         type=Path,
@@ -226,16 +392,13 @@ def status_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="the scheduler's data directory (default: data)",
     )
-    parser.add_argument(
-        "--runs", type=positive_int, default=10, metavar="N", help="runs to show (default: 10)"
-    )
-    return parser
 
 
 def _port(value: str) -> int:
-    if not value.isdigit() or int(value) > 65535:
-        raise argparse.ArgumentTypeError(f"invalid port {value!r}: expected 0-65535")
-    return int(value)
+    try:
+        return check_port(int(value) if value.isdigit() else value)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 if __name__ == "__main__":

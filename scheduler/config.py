@@ -6,10 +6,12 @@ Every problem is reported as one ``ConfigError`` line before anything is started
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any, TypeGuard
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.base import BaseTrigger
@@ -20,13 +22,22 @@ from crawler.branding import DEFAULT_BRANDING, Branding, parse_branding
 from crawler.commandline import ConfigError
 from crawler.sources import Source, SourcesError, load_sources
 from crawler.tomlfile import check_keys, read_toml
+from scheduler.crawl import check_setting
+from scheduler.webhook import redact
 
 DEFAULT_SCHEDULE_FILE = Path(__file__).with_name("schedule.toml")
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 # The job that --every/--cron put in place of the schedule file's jobs.
 OVERRIDE_JOB_ID = "all"
 JOB_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
-TOP_KEYS = frozenset({"timezone", "jobs", "health", "branding"})
+# The service's tables: each key optional, each a command-line option too (which wins).
+SERVICE_TABLES = ("crawl", "alerts", "metrics", "http", "log")
+TOP_KEYS = frozenset(
+    {"timezone", "data_dir", "sources", "jobs", "health", "branding", *SERVICE_TABLES}
+)
+LOG_FORMATS = ("text", "json")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+MAX_PORT = 65535
 # A unit is required: a bare "5" read as seconds was taken for minutes.
 DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -35,7 +46,7 @@ MAX_DURATION = 365 * 86400.0
 # Shorter, and every tick finds the previous crawl running: a history of skips, nothing crawled.
 MIN_INTERVAL = 1.0
 JOB_KEYS = frozenset({"id", "every", "cron", "sources"})
-HEALTH_KEYS = frozenset({"alert_after", "missing_fraction", "min_articles"})
+HEALTH_KEYS = frozenset({"alert_after", "missing_fraction", "min_articles", "expire_after"})
 # Crontab numbers Sunday 0 (or 7); APScheduler 3 numbers Monday 0. Names mean the same to both.
 CRONTAB_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 # A cron job's interval is the longest gap between this many upcoming runs.
@@ -56,6 +67,29 @@ class HealthRules:
     missing_fraction: float = 0.5
     # ...judged only on runs that parsed at least this many of its articles.
     min_articles: int = 3
+    # A verdict kept through runs that could not check it again (its pages answered 304, or too
+    # few were parsed) expires after this many of them: the source is taken as ok again.
+    expire_after: int = 6
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    """The service's settings from the configuration file; the defaults where it says nothing.
+    Paths in the file are relative to the file's directory."""
+
+    data_dir: Path = Path("data")
+    sources_file: Path | None = None  # None: the shipped sources file
+    timeout: float | None = None  # None: each job's interval, at least MIN_TIMEOUT
+    grace: float = 60.0
+    keep_logs: int = 50
+    settings: tuple[str, ...] = ()  # KEY=VALUE Scrapy settings for every crawl
+    webhook: str | None = None
+    metrics_port: int | None = None
+    metrics_addr: str = "127.0.0.1"
+    http_port: int | None = None
+    http_host: str = "127.0.0.1"
+    log_format: str = "text"
+    log_level: str = "info"
 
 
 @dataclass(frozen=True)
@@ -78,6 +112,8 @@ class Schedule:
     known_sources: frozenset[str]  # every source of the sources file, enabled or not
     # [branding]: its contact goes to every crawl (crawler.branding.crawl_settings).
     branding: Branding = DEFAULT_BRANDING
+    service: ServiceConfig = ServiceConfig()
+    sources_file: Path | None = None  # the one the jobs were resolved from (None: shipped)
 
 
 @dataclass(frozen=True)
@@ -100,13 +136,16 @@ def load_schedule(
     timezone: str | None = None,
     only_jobs: Sequence[str] = (),
 ) -> Schedule:
-    """The schedule from *schedule_file* (the shipped one if None) and command-line overrides."""
+    """The schedule from *schedule_file* (the shipped one if None) and command-line overrides;
+    *sources_file*, when given, in place of the file's ``sources``."""
     file = schedule_file or DEFAULT_SCHEDULE_FILE
     data = read_toml(file, "schedule file", ConfigError)
     check_keys(f"{file}: top level", data, TOP_KEYS, ConfigError)
     zone = parse_timezone(timezone or data.get("timezone", DEFAULT_TIMEZONE))
     rules = parse_rules(file, data.get("health", {}))
     branding = parse_branding(f"{file}: [branding]", data.get("branding", {}))
+    service = parse_service(file, data)
+    sources_file = sources_file or service.sources_file
     if every or cron:
         tables = [_JobTable(OVERRIDE_JOB_ID, every, cron, None, "--every" if every else "--cron")]
     else:
@@ -117,7 +156,7 @@ def load_schedule(
         _build_job(table, resolved[table.id], zone) for table in select_jobs(tables, only_jobs)
     )
     known = frozenset(source.name for source in sources)
-    return Schedule(timezone=zone, jobs=jobs, rules=rules, known_sources=known, branding=branding)
+    return Schedule(zone, jobs, rules, known, branding, service, sources_file)
 
 
 def default_timeout(interval: float) -> float:
@@ -154,20 +193,132 @@ def parse_timezone(name: object) -> ZoneInfo:
 
 
 def parse_rules(file: Path, table: object) -> HealthRules:
-    """The ``[health]`` table: alert_after, missing_fraction, min_articles (all optional)."""
+    """The ``[health]`` table: alert_after, missing_fraction, min_articles, expire_after (all
+    optional)."""
     if not isinstance(table, dict):
         raise ConfigError(f"{file}: [health] must be a table")
     defaults = HealthRules()
     check_keys(f"{file}: [health]", table, HEALTH_KEYS, ConfigError)
-    alert_after = table.get("alert_after", defaults.alert_after)
-    min_articles = table.get("min_articles", defaults.min_articles)
+    counts = {
+        key: table.get(key, getattr(defaults, key))
+        for key in ("alert_after", "min_articles", "expire_after")
+    }
     fraction = table.get("missing_fraction", defaults.missing_fraction)
-    for key, value in (("alert_after", alert_after), ("min_articles", min_articles)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+    for key, value in counts.items():
+        if not _is_int(value) or value < 1:
             raise ConfigError(f"{file}: [health]: {key} must be a positive integer")
     if not isinstance(fraction, int | float) or isinstance(fraction, bool) or not 0 <= fraction < 1:
         raise ConfigError(f"{file}: [health]: missing_fraction must be a number in [0, 1)")
-    return HealthRules(alert_after, float(fraction), min_articles)
+    return HealthRules(missing_fraction=float(fraction), **counts)
+
+
+def parse_service(file: Path, data: dict[str, Any]) -> ServiceConfig:
+    """The service's keys of a configuration file: data_dir, sources and the tables [crawl],
+    [alerts], [metrics], [http] and [log]."""
+    found: dict[str, Any] = {}
+    for field, key in (("data_dir", "data_dir"), ("sources_file", "sources")):
+        if key in data:
+            found[field] = _path(file, key, data[key])
+    for name in SERVICE_TABLES:
+        table = data.get(name, {})
+        if not isinstance(table, dict):
+            raise ConfigError(f"{file}: [{name}] must be a table")
+        keys = [key for table_name, key in SERVICE_FIELDS if table_name == name]
+        check_keys(f"{file}: [{name}]", table, keys, ConfigError)
+        for key, value in table.items():
+            field, check = SERVICE_FIELDS[name, key]
+            try:
+                found[field] = check(value)
+            except ConfigError as exc:
+                raise ConfigError(f"{file}: [{name}]: {key}: {exc}") from None
+    return ServiceConfig(**found)
+
+
+def check_webhook(url: object) -> str:
+    """An http(s) URL with a host to POST alerts to; ConfigError (the URL redacted) if not."""
+    if not isinstance(url, str):
+        raise ConfigError(f"invalid webhook URL {url!r}: expected http(s)://host/path")
+    parts = urlsplit(url)
+    try:
+        usable = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+    except ValueError:  # a port that is no number, or out of range
+        usable = False
+    if not usable:
+        # Redacted: the URL may hold a token or a password.
+        raise ConfigError(f"invalid webhook URL {redact(url)}: expected http(s)://host/path")
+    return url
+
+
+def check_port(value: object) -> int:
+    """A TCP port, 0 to 65535 (0: any free one)."""
+    if not _is_int(value) or not 0 <= value <= MAX_PORT:
+        raise ConfigError(f"invalid port {value!r}: expected 0-{MAX_PORT}")
+    return value
+
+
+def _is_int(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _path(file: Path, key: str, value: object) -> Path:
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{file}: {key} must be a path (relative to the file's directory)")
+    return file.parent / value
+
+
+def _duration(value: object) -> float:
+    if not isinstance(value, str):
+        raise ConfigError(f'invalid duration {value!r}: expected a string like "60s"')
+    return parse_duration(value)
+
+
+def _count(value: object) -> int:
+    if not _is_int(value) or value < 1:
+        raise ConfigError(f"invalid count {value!r}: expected a positive integer")
+    return value
+
+
+def _address(value: object) -> str:
+    if not isinstance(value, str) or not value or any(char.isspace() for char in value):
+        raise ConfigError(f'invalid address {value!r}: expected e.g. "127.0.0.1"')
+    return value
+
+
+def _settings(value: object) -> tuple[str, ...]:
+    """A table of Scrapy settings, KEY = "VALUE" (numbers and true/false as TOML writes them)."""
+    if not isinstance(value, dict):
+        raise ConfigError('expected a table like { DOWNLOAD_DELAY = "2" }')
+    settings = []
+    for key, setting in value.items():
+        if not isinstance(setting, str | int | float):  # bool is an int
+            raise ConfigError(f"{key}: expected a string, a number or true/false")
+        settings.append(check_setting(f"{key}={setting}"))
+    return tuple(settings)
+
+
+def _choice(choices: tuple[str, ...]) -> Callable[[object], str]:
+    def check(value: object) -> str:
+        if not isinstance(value, str) or value.lower() not in choices:
+            raise ConfigError(f"invalid value {value!r}: expected one of {', '.join(choices)}")
+        return value.lower()
+
+    return check
+
+
+# Each key of the service's tables: the ServiceConfig field it sets, and its check.
+SERVICE_FIELDS: dict[tuple[str, str], tuple[str, Callable[[object], Any]]] = {
+    ("crawl", "timeout"): ("timeout", _duration),
+    ("crawl", "grace"): ("grace", _duration),
+    ("crawl", "keep_logs"): ("keep_logs", _count),
+    ("crawl", "settings"): ("settings", _settings),
+    ("alerts", "webhook"): ("webhook", check_webhook),
+    ("metrics", "port"): ("metrics_port", check_port),
+    ("metrics", "addr"): ("metrics_addr", _address),
+    ("http", "port"): ("http_port", check_port),
+    ("http", "host"): ("http_host", _address),
+    ("log", "format"): ("log_format", _choice(LOG_FORMATS)),
+    ("log", "level"): ("log_level", _choice(LOG_LEVELS)),
+}
 
 
 def parse_job_tables(file: Path, tables: object) -> list[_JobTable]:

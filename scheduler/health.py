@@ -7,19 +7,36 @@ articles that mostly lack a title, a date or a body, mean its layout changed und
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from crawler import stats as crawl_stats
+from crawler.outcome import FINISHED, SHUTDOWN, SourceOutcome, crawl_exit_code, failure_class
 from scheduler.config import HealthRules
 
 OK = "ok"
 DEGRADED = "degraded"
 FAILED = "failed"
 SKIPPED = "skipped"
+# A run our own shutdown ended in time; a source such a run did not show healthy.
+STOPPED = "stopped"
 SEVERITY = {OK: 0, DEGRADED: 1, FAILED: 2}
+# What a run checks of a source, each on its own: a run that cannot check one (a list page
+# answering 304 shows no links; known articles are not parsed) keeps the last check of it.
+CRAWL = "crawl"  # the crawl as a whole: it finished
+FETCH = "fetch"  # its list pages were reached
+LISTING = "listing"  # they link to articles
+ARTICLES = "articles"  # its parsed articles have their fields
+ASPECTS = (CRAWL, FETCH, LISTING, ARTICLES)
+# The failure class (crawler.outcome.failure_class) of a problem with each aspect; a fetch
+# problem's class is that of its reason.
+ASPECT_CLASS = {CRAWL: "other", LISTING: "layout", ARTICLES: "layout"}
+# Reasons of problems that no request failure names.
+CRAWL_FAILED = "crawl_failed"
+NO_ARTICLE_LINKS = "no_article_links"
+MISSING_FIELDS = "missing_fields"
 ALERT = "alert"
 RECOVERY = "recovery"
 # Each counted article field, and the word for it in messages.
@@ -37,20 +54,47 @@ class Figures:
     new: int = 0
     updated: int = 0
     missing: Mapping[str, int] = field(default_factory=dict)  # field -> articles lacking it
+    not_modified: int = 0  # columns whose first list page answered 304: unchanged
 
 
 @dataclass(frozen=True)
-class Verdict:
+class Check:
+    """What a run found of one aspect of a source (ASPECTS)."""
+
     status: str
     problem: str = ""
+    reason: str = ""  # a short token for the problem: DNSLookupError, http_404, no_article_links
+    run: str = ""  # the run that found it
+    kept: int = 0  # runs since, in a row, that could not check it again
+
+    @property
+    def shown(self) -> str:
+        """The problem as status shows it: a kept one says so."""
+        return f"{self.problem} (earlier run)" if self.kept else self.problem
 
 
 @dataclass(frozen=True)
 class SourceHealth:
+    """One source in one run: its status, why, and the checks it stands on."""
+
     status: str
     problems: tuple[str, ...]
-    # The article check to judge the next inconclusive run by: this run's, or the one before.
-    articles: Verdict | None
+    # The checks to keep until a later run checks again; None: the run does not count for the
+    # source (stopped by the scheduler before it showed the source healthy).
+    checks: Mapping[str, Check] | None
+    failure_class: str | None = None  # of the worst problem: network, http, robots, layout…
+    reason: str | None = None
+    fetched: bool = False  # a list page of it was read, or answered 304
+    expired: tuple[str, ...] = ()  # verdicts kept too long: dropped by this run
+
+
+@dataclass(frozen=True)
+class Acknowledgement:
+    """Someone knows about the current incident: no alert for it; it ends when it does."""
+
+    by: str
+    at: str
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -64,7 +108,9 @@ class SourceState:
     since: str | None = None  # end of the first run of the current incident
     last_run: str | None = None
     last_ok: str | None = None
-    articles: Verdict | None = None
+    last_fetched: str | None = None  # end of the last run that read (or 304'd) a list page
+    checks: Mapping[str, Check] = field(default_factory=dict)  # by aspect
+    ack: Acknowledgement | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -84,7 +130,7 @@ class SourceState:
             problems.append(f"{key} {data[key]!r} {problem}")
             return default
 
-        articles = read("articles", None, _verdict_problem)
+        ack = read("ack", None, _ack_problem)
         state = cls(
             status=read("status", FAILED, _status_problem),
             problems=tuple(read("problems", (), _texts_problem)),
@@ -93,7 +139,12 @@ class SourceState:
             since=read("since", None, _optional_time_problem),
             last_run=read("last_run", None, _optional_time_problem),
             last_ok=read("last_ok", None, _optional_time_problem),
-            articles=Verdict(**articles) if articles else None,
+            last_fetched=read("last_fetched", None, _optional_time_problem),
+            checks={
+                aspect: Check(**check)
+                for aspect, check in read("checks", {}, _checks_problem).items()
+            },
+            ack=Acknowledgement(**ack) if ack else None,
         )
         return state, problems
 
@@ -159,16 +210,36 @@ def _flag_problem(value: object) -> str | None:
     return None if isinstance(value, bool) else "is not true or false"
 
 
-def _verdict_problem(value: object) -> str | None:
+def _checks_problem(value: object) -> str | None:
+    checks = isinstance(value, dict) and all(
+        aspect in ASPECTS and _check_problem(check) is None for aspect, check in value.items()
+    )
+    return None if checks else "is not an object of checks"
+
+
+def _check_problem(value: object) -> str | None:
+    texts = ("problem", "reason", "run")
+    check = (
+        isinstance(value, dict)
+        and set(value) == {"status", "kept", *texts}
+        and value["status"] in SEVERITY
+        and all(isinstance(value[key], str) for key in texts)
+        and _count_problem(value["kept"]) is None
+    )
+    return None if check else "is not a check"
+
+
+def _ack_problem(value: object) -> str | None:
     if value is None:
         return None
-    verdict = (
+    ack = (
         isinstance(value, dict)
-        and set(value) == {"status", "problem"}
-        and value["status"] in SEVERITY
-        and isinstance(value["problem"], str)
+        and set(value) == {"by", "at", "note"}
+        and isinstance(value["by"], str)
+        and isinstance(value["note"], str)
+        and time_problem(value["at"]) is None
     )
-    return None if verdict else "is not a verdict"
+    return None if ack else "is not an acknowledgement"
 
 
 def source_figures(stats: Mapping[str, Any], name: str) -> Figures:
@@ -182,33 +253,61 @@ def source_figures(stats: Mapping[str, Any], name: str) -> Figures:
         new=count(crawl_stats.NEW),
         updated=count(crawl_stats.UPDATED),
         missing={key: count(crawl_stats.missing(key)) for key, _ in FIELDS},
+        not_modified=count(crawl_stats.LIST_NOT_MODIFIED),
     )
 
 
-def crawl_failure(exit_code: int, stats: Mapping[str, Any] | None, error: str = "") -> str:
-    """Why the crawl as a whole failed, or "" if it finished. *error*: what stopped it, if known."""
+def crawl_failure(
+    exit_code: int,
+    stats: Mapping[str, Any] | None,
+    outcomes: Sequence[SourceOutcome],
+    error: str = "",
+    stopped: bool = False,
+) -> str:
+    """Why the crawl as a whole failed, or "" if it finished, or ended by our own *stopped*
+    SIGTERM in time. *error*: what stopped it, if known. An exit code that says some or all
+    sources failed (crawler.outcome) is no failure of the crawl: those sources' health says it.
+    """
     if error:
         return error
     if stats is None:
         return f"no stats written (exit code {exit_code})"
     reason = stats.get(crawl_stats.FINISH_REASON)
-    if reason != "finished":
+    if stopped and reason == SHUTDOWN:
+        return ""
+    if reason != FINISHED:
         return f"finish reason {reason!r}"
-    if exit_code != 0:
+    if exit_code != crawl_exit_code(reason, outcomes):
         return f"exit code {exit_code}"
     return ""
 
 
-def list_verdict(figures: Figures) -> Verdict:
-    if figures.list_pages == 0:
-        return Verdict(FAILED, "no list page fetched")
+def fetch_check(outcome: SourceOutcome) -> Check:
+    """Whether the source's list pages were reached: failed when none was, degraded when some
+    of its columns were not; why, by class and reason."""
+    if outcome.reason is None:
+        return Check(OK)
+    why = f"({outcome.failure_class}: {outcome.reason})"
+    if not outcome.fetched:
+        return Check(FAILED, f"not fetched {why}", outcome.reason)
+    columns = sum(outcome.failures.values())
+    return Check(
+        DEGRADED, f"{columns} column{'s' * (columns > 1)} not fetched {why}", outcome.reason
+    )
+
+
+def list_check(figures: Figures) -> Check | None:
+    """Degraded when its list pages yield no article links; None when none was read (304)."""
+    pages = figures.list_pages
+    if pages == 0:
+        return None
     if figures.article_links == 0:
-        pages = figures.list_pages
-        return Verdict(DEGRADED, f"no article links on {pages} list page{'s' * (pages > 1)}")
-    return Verdict(OK)
+        problem = f"no article links on {pages} list page{'s' * (pages > 1)}"
+        return Check(DEGRADED, problem, NO_ARTICLE_LINKS)
+    return Check(OK)
 
 
-def article_verdict(figures: Figures, rules: HealthRules) -> Verdict | None:
+def article_check(figures: Figures, rules: HealthRules) -> Check | None:
     """Degraded when most parsed articles lack a field; None when too few were parsed to tell."""
     parsed = figures.articles
     if parsed < rules.min_articles:
@@ -218,33 +317,94 @@ def article_verdict(figures: Figures, rules: HealthRules) -> Verdict | None:
         for key, word in FIELDS
         if figures.missing.get(key, 0) > rules.missing_fraction * parsed
     ]
-    return Verdict(DEGRADED, "; ".join(lacking)) if lacking else Verdict(OK)
+    return Check(DEGRADED, "; ".join(lacking), MISSING_FIELDS) if lacking else Check(OK)
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    """What a run was, as each source's assessment needs it."""
+
+    run_id: str
+    failure: str  # why the crawl as a whole failed; "" if it did not
+    stopped: bool  # the scheduler's shutdown ended the crawl: no problem it saw counts
 
 
 def assess_source(
-    figures: Figures, failure: str, carried: Verdict | None, rules: HealthRules
+    figures: Figures,
+    outcome: SourceOutcome,
+    run: RunFacts,
+    kept: Mapping[str, Check],
+    rules: HealthRules,
 ) -> SourceHealth:
-    """One source's health in one run.
+    """One source's health in one run, from what this run checked and, for what it could not
+    check (list pages answering 304, articles all known), the *kept* checks of earlier runs.
 
-    A run that parsed too few of its articles (all known, rechecks answered 304) says nothing
-    about the article pages: the last conclusive article check stands, so a layout break seen
-    once is not forgotten the next run, when its pages are no longer re-fetched.
+    A kept check expires after ``rules.expire_after`` runs in a row that could not check it
+    again. A run cut short (the crawl failed, or our shutdown stopped it) counts only what it
+    saw healthy: a source it showed healthy (list pages with article links, nothing else kept
+    amiss) is ok; otherwise the crawl's failure is the source's, and a stopped run does not
+    count for the source at all.
     """
-    if failure:
-        return SourceHealth(FAILED, (f"crawl failed: {failure}",), carried)
-    fresh = article_verdict(figures, rules)
-    checks = [list_verdict(figures)]
-    if fresh is not None:
-        checks.append(fresh)
-    elif carried is not None and carried.status != OK:
-        checks.append(replace(carried, problem=f"{carried.problem} (earlier run)"))
-    status = max((check.status for check in checks), key=SEVERITY.__getitem__)
-    problems = tuple(check.problem for check in checks if check.status != OK)
-    return SourceHealth(status, problems, fresh if fresh is not None else carried)
+    fresh = {
+        FETCH: fetch_check(outcome),
+        LISTING: list_check(figures),
+        ARTICLES: article_check(figures, rules),
+    }
+    earlier = {aspect: check for aspect, check in kept.items() if aspect != CRAWL}
+    if run.failure or run.stopped:
+        seen = {
+            aspect: replace(check, run=run.run_id)
+            for aspect, check in fresh.items()
+            if check is not None and check.status == OK
+        }
+        checks = {**earlier, **seen}
+        if LISTING in seen and all(check.status == OK for check in checks.values()):
+            return judged(checks, outcome.fetched)
+        if run.stopped:
+            return SourceHealth(STOPPED, (), None, fetched=outcome.fetched)
+        failed = Check(FAILED, f"crawl failed: {run.failure}", CRAWL_FAILED, run.run_id)
+        return judged({CRAWL: failed, **earlier}, outcome.fetched)
+    checks = {}
+    expired = []
+    for aspect, check in fresh.items():
+        if check is not None:
+            checks[aspect] = replace(check, run=run.run_id)
+        elif (old := earlier.get(aspect)) is not None:
+            if old.kept + 1 < rules.expire_after:
+                checks[aspect] = replace(old, kept=old.kept + 1)
+            elif old.status != OK:
+                expired.append(old.problem)
+    return judged(checks, outcome.fetched, tuple(expired))
 
 
-def run_outcome(failure: str, health: Mapping[str, SourceHealth]) -> str:
-    """failed: the crawl failed or no source was crawled; degraded: some source is not ok."""
+def judged(
+    checks: Mapping[str, Check], fetched: bool, expired: tuple[str, ...] = ()
+) -> SourceHealth:
+    """The health the *checks* add up to: the worst of them, with its class and reason."""
+    unhealthy = [
+        (aspect, checks[aspect])
+        for aspect in ASPECTS
+        if aspect in checks and checks[aspect].status != OK
+    ]
+    if not unhealthy:
+        return SourceHealth(OK, (), checks, fetched=fetched, expired=expired)
+    aspect, worst = max(unhealthy, key=lambda item: SEVERITY[item[1].status])
+    return SourceHealth(
+        worst.status,
+        tuple(check.shown for _, check in unhealthy),
+        checks,
+        failure_class=failure_class(worst.reason) if aspect == FETCH else ASPECT_CLASS[aspect],
+        reason=worst.reason,
+        fetched=fetched,
+        expired=expired,
+    )
+
+
+def run_outcome(failure: str, stopped: bool, health: Mapping[str, SourceHealth]) -> str:
+    """stopped: our shutdown ended it in time; failed: the crawl failed or every source did;
+    degraded: some source is not ok."""
+    if stopped and not failure:
+        return STOPPED
     statuses = [item.status for item in health.values()]
     if failure or all(status == FAILED for status in statuses):
         return FAILED
@@ -280,19 +440,23 @@ def error_total(errors: Mapping[str, Any]) -> int:
 def advance(
     name: str, previous: SourceState, health: SourceHealth, when: str, alert_after: int
 ) -> tuple[SourceState, Notice | None]:
-    """The source's state after one more run, and the notice that run calls for, if any.
+    """The source's state after one more run that counts for it (``health.checks`` is not
+    None), and the notice that run calls for, if any.
 
-    One alert per incident, when it reaches *alert_after* consecutive unhealthy runs; one
-    recovery when a source that was alerted about is healthy again; nothing else.
+    One alert per incident, when it reaches *alert_after* consecutive unhealthy runs, unless
+    someone acknowledged the incident first; one recovery when a source that was alerted about
+    is healthy again; nothing else. Being healthy ends the incident and its acknowledgement.
     """
+    checks = health.checks or {}
+    last_fetched = when if health.fetched else previous.last_fetched
     if health.status == OK:
-        state = SourceState(last_run=when, last_ok=when, articles=health.articles)
+        state = SourceState(last_run=when, last_ok=when, last_fetched=last_fetched, checks=checks)
         if not previous.alerted:
             return state, None
         notice = Notice(RECOVERY, name, OK, (), previous.streak, previous.since)
         return state, notice
     streak = previous.streak + 1
-    fire = not previous.alerted and streak >= alert_after
+    fire = not previous.alerted and previous.ack is None and streak >= alert_after
     state = SourceState(
         status=health.status,
         problems=health.problems,
@@ -301,8 +465,17 @@ def advance(
         since=previous.since or when,
         last_run=when,
         last_ok=previous.last_ok,
-        articles=health.articles,
+        last_fetched=last_fetched,
+        checks=checks,
+        ack=previous.ack,
     )
     if not fire:
         return state, None
     return state, Notice(ALERT, name, health.status, health.problems, streak, state.since)
+
+
+def acknowledge(state: SourceState, ack: Acknowledgement) -> SourceState | None:
+    """*state* with its current incident acknowledged; None when it has none (it is ok)."""
+    if state.status == OK:
+        return None
+    return replace(state, ack=ack)

@@ -2,14 +2,19 @@
 
 ``runs.jsonl`` gets one JSON line per run, in a single ``write`` on a descriptor opened with
 O_APPEND, as the feed does: a reader never sees half a line, and two writers never interleave.
-``health.json`` is replaced atomically, so a crash leaves the old state or the new one.
+``health.json`` is replaced atomically, so a crash leaves the old state or the new one, and
+only ever changed under its lock (``update_health``): the scheduler after each run and
+``health ack`` between runs do not undo each other.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import logging
-from collections.abc import Iterator, Mapping
+import os
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +26,7 @@ from crawler.store.feed import (
     parse_line,
     write_atomically,
 )
+from crawler.store.files import open_no_link
 from crawler.store.locks import DataDirError
 from crawler.store.locks import lock_data_dir as lock_dir
 from scheduler.health import SourceState, time_problem
@@ -31,6 +37,8 @@ RUNS_FILE = "runs.jsonl"
 HEALTH_FILE = "health.json"
 LOGS_DIR = "logs"
 LOCK_FILE = ".scheduler.lock"
+# Held while health.json is read, changed and replaced: for a moment, never across a crawl.
+HEALTH_LOCK_FILE = ".health.lock"
 LOG_SUFFIX = ".log"
 STATS_SUFFIX = ".stats.json"
 
@@ -158,6 +166,30 @@ def save_health(data_dir: Path, states: Mapping[str, SourceState], when: str) ->
         "sources": {name: state.to_json() for name, state in sorted(states.items())},
     }
     write_atomically(path, (json.dumps(document, ensure_ascii=False, indent=1) + "\n").encode())
+
+
+@contextlib.contextmanager
+def health_lock(data_dir: Path) -> Iterator[None]:
+    """Hold health.json's lock, waiting for whoever has it (a moment: one read and write)."""
+    fd = open_no_link(data_dir / HEALTH_LOCK_FILE, os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def update_health(
+    data_dir: Path,
+    change: Callable[[dict[str, SourceState]], dict[str, SourceState]],
+    when: str,
+) -> dict[str, SourceState]:
+    """Read health.json, *change* its states and write them back, under its lock; the states
+    written."""
+    with health_lock(data_dir):
+        states = change(load_health(data_dir))
+        save_health(data_dir, states, when)
+    return states
 
 
 def prune_logs(data_dir: Path, keep: int) -> int:

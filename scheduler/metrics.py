@@ -22,7 +22,7 @@ class Metrics:
         self.registry = CollectorRegistry()
         self.runs = Counter(
             "neu_news_runs",
-            "Scheduled crawl runs, by job and outcome (ok, degraded, failed, skipped).",
+            "Scheduled crawl runs, by job and outcome (ok, degraded, failed, stopped, skipped).",
             ["job", "outcome"],
             registry=self.registry,
         )

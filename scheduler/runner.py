@@ -6,13 +6,14 @@ import logging
 import threading
 import time
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from crawler import stats as crawl_stats
 from crawler.commandline import CONFIG_ERROR_EXIT
+from crawler.outcome import SourceOutcome, source_outcomes
 from crawler.store.datadir import LOCK_FILE as CRAWL_LOCK_FILE
 from crawler.store.files import DataDirError
 from crawler.store.locks import lock_holder
@@ -29,6 +30,7 @@ from scheduler.crawl import (
 from scheduler.health import (
     SKIPPED,
     Figures,
+    RunFacts,
     SourceHealth,
     SourceState,
     advance,
@@ -47,8 +49,8 @@ from scheduler.history import (
     new_run_id,
     prune_logs,
     read_stats,
-    save_health,
     stats_path,
+    update_health,
 )
 from scheduler.metrics import Metrics
 from scheduler.outbox import Courier
@@ -77,7 +79,8 @@ class Crawled:
     ended: datetime
     child: ChildExit
     stats: dict[str, Any] | None
-    failure: str  # "" when the crawl as a whole finished
+    failure: str  # "" when the crawl as a whole finished (or our shutdown ended it in time)
+    outcomes: Mapping[str, SourceOutcome] = field(default_factory=dict)  # by source
 
 
 class Runner:
@@ -99,16 +102,12 @@ class Runner:
         self.stop = stop
         self.courier = courier
         self.data_dir = options.crawl.data_dir
+        self.known_sources = frozenset(known_sources)
         # Per job, its run of skips not yet written (one line for them all), and the lock that
         # guards it: APScheduler reports skips from its own threads.
         self.skips: dict[str, dict[str, Any]] = {}
         self.skips_lock = threading.Lock()
-        # Sources gone from the sources file are forgotten, or status would report them forever.
-        self.states = {
-            name: state
-            for name, state in load_health(self.data_dir).items()
-            if name in known_sources
-        }
+        self.states = self._known(load_health(self.data_dir))
         metrics.restore(self.states)
 
     def run(self, job: Job) -> str | None:
@@ -124,19 +123,25 @@ class Runner:
         run_id = new_run_id(started, job.id)
         crawled = self._crawl(job, run_id, started)
         figures = {name: source_figures(crawled.stats or {}, name) for name in job.sources}
+        facts = RunFacts(run_id, crawled.failure, crawled.child.stopped)
         health = {
             name: assess_source(
-                figures[name], crawled.failure, self._state(name).articles, self.options.rules
+                figures[name],
+                crawled.outcomes[name],
+                facts,
+                self._state(name).checks,
+                self.options.rules,
             )
             for name in job.sources
         }
-        outcome = run_outcome(crawled.failure, health)
+        outcome = run_outcome(crawled.failure, crawled.child.stopped, health)
         record = run_record(run_id, job, crawled, figures, health, outcome)
         append_run(self.data_dir, record)
         self.write_skips()
-        if not crawled.child.stopped:
-            # A crawl cut short by our own shutdown says nothing about the sites.
-            self._advance(health, run_id, record["end"])
+        # A run cut short by our own shutdown counts only for the sources it showed healthy.
+        judged = {name: item for name, item in health.items() if item.checks is not None}
+        if judged:
+            self._advance(judged, run_id, record["end"])
         self.metrics.observe_run(record, self.states)
         prune_logs(self.data_dir, self.options.keep_logs)
         _log_run(record)
@@ -211,22 +216,39 @@ class Runner:
             child = run_child(command, log, timeout, self.options.crawl.grace, self.stop)
         except DataDirError as exc:  # its log is a link: no crawl, the run fails saying why
             logger.error("Run %s: %s", run_id, exc)
-            return Crawled(started, self._now(), NOT_STARTED, None, str(exc))
-        data = read_stats(stats)
-        failure = crawl_failure(child.exit_code, data, child_error(child, log, timeout))
-        return Crawled(started, self._now(), child, data, failure)
+            child, data, error = NOT_STARTED, None, str(exc)
+        else:
+            data, error = read_stats(stats), child_error(child, log, timeout)
+        outcomes = source_outcomes(data or {}, job.sources)
+        failure = crawl_failure(child.exit_code, data, outcomes, error, child.stopped)
+        by_source = {outcome.name: outcome for outcome in outcomes}
+        return Crawled(started, self._now(), child, data, failure, by_source)
 
     def _advance(self, health: Mapping[str, SourceHealth], run_id: str, when: str) -> None:
+        """Each judged source's state moved on, in health.json as it is now (an ``ack`` may
+        have changed it since the last run), and the notices that calls for sent."""
         notices = []
-        for name, item in health.items():
-            state, notice = advance(
-                name, self._state(name), item, when, self.options.rules.alert_after
-            )
-            self.states[name] = state
-            if notice is not None:
-                notices.append(notice)
-        save_health(self.data_dir, self.states, when)
+
+        def change(states: dict[str, SourceState]) -> dict[str, SourceState]:
+            states = self._known(states)
+            for name, item in health.items():
+                previous = states.get(name) or SourceState()
+                states[name], notice = advance(
+                    name, previous, item, when, self.options.rules.alert_after
+                )
+                if notice is not None:
+                    notices.append(notice)
+                for problem in item.expired:
+                    logger.info("Source %s: kept verdict expired: %s", name, problem)
+            return states
+
+        self.states = update_health(self.data_dir, change, when)
         notify(notices, run_id, when, self.courier)
+
+    def _known(self, states: Mapping[str, SourceState]) -> dict[str, SourceState]:
+        """Sources gone from the sources file are forgotten, or status would report them
+        forever."""
+        return {name: state for name, state in states.items() if name in self.known_sources}
 
     def _state(self, name: str) -> SourceState:
         return self.states.get(name) or SourceState()
@@ -276,7 +298,12 @@ def source_record(figures: Figures, health: SourceHealth) -> dict[str, Any]:
     return {
         "health": health.status,
         "problems": list(health.problems),
+        # Of the worst problem: network, http, robots, layout or other; and its reason.
+        "failure_class": health.failure_class,
+        "reason": health.reason,
+        "fetched": health.fetched,
         "list_pages": figures.list_pages,
+        "not_modified": figures.not_modified,
         "article_links": figures.article_links,
         "articles": figures.articles,
         "new": figures.new,

@@ -2,6 +2,7 @@
 
 0 healthy; 1 some source degraded; 2 some source failing, or stale: no successful (ok or
 degraded) run for three intervals of the newest run line, or nothing recorded at all.
+``status --source S``: that source's health and why, from health.json and its run lines.
 """
 
 from __future__ import annotations
@@ -14,11 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from scheduler.health import (
+    ASPECTS,
     DEGRADED,
     FAILED,
     OK,
     SEVERITY,
     SKIPPED,
+    STOPPED,
+    WORDS,
     SourceState,
     error_total,
     parse_time,
@@ -32,6 +36,10 @@ NO_HISTORY_EXIT = FAILING_EXIT
 
 class NoHistory(RuntimeError):
     """Nothing to report on; the message is one line for the user."""
+
+
+class UnknownSource(ValueError):
+    """A source the data directory knows nothing of; the message is one line for the user."""
 
 
 @dataclass(frozen=True)
@@ -54,10 +62,7 @@ def report(data_dir: Path, last: int, now: datetime) -> Report:
     """The status of the scheduler keeping *data_dir*, as of *now* (an aware datetime).
 
     Raises NoHistory when *data_dir* holds no run to report on (which is failing, exit 2)."""
-    if not (data_dir / RUNS_FILE).is_file():
-        raise NoHistory(
-            f"no runs recorded in {data_dir}: has the scheduler run with --data-dir {data_dir}?"
-        )
+    check_history(data_dir)
     history = read_history(data_dir, last)
     if history is None:
         raise NoHistory(f"no readable run in {data_dir / RUNS_FILE}")
@@ -71,6 +76,131 @@ def report(data_dir: Path, last: int, now: datetime) -> Report:
         ]
     )
     return Report(text + "\n", code)
+
+
+def check_history(data_dir: Path) -> None:
+    """Raise NoHistory unless *data_dir* has a run history."""
+    if not (data_dir / RUNS_FILE).is_file():
+        raise NoHistory(
+            f"no runs recorded in {data_dir}: has the scheduler run with --data-dir {data_dir}?"
+        )
+
+
+def source_report(data_dir: Path, name: str, last: int) -> Report:
+    """Source *name*'s health and why: its verdict, the checks it stands on and the run that
+    set it with that run's figures, its acknowledgement, last fetch and its *last* runs. Exit
+    status 0 ok, 1 degraded, 2 failed or not judged yet.
+
+    Raises NoHistory (no run history) or UnknownSource (in neither health.json nor a run)."""
+    check_history(data_dir)
+    states = load_health(data_dir)
+    state = states.get(name)
+    runs: deque[tuple[Mapping[str, Any], Mapping[str, Any]]] = deque(maxlen=last)
+    lines: dict[str, Mapping[str, Any]] = {}
+    wanted = {check.run for check in state.checks.values()} if state else set()
+    for run in iter_runs(data_dir):
+        entry = (run.get("per_source") or {}).get(name)
+        if entry is None:
+            continue
+        runs.append((run, entry))
+        if run.get("run_id") in wanted:
+            lines[str(run["run_id"])] = entry
+    if state is None and not runs:
+        known = sorted(set(states) | _run_sources(data_dir))
+        raise UnknownSource(
+            f"unknown source {name!r} in {data_dir}; known: {', '.join(known) or 'none'}"
+        )
+    parts = [
+        *(_state_lines(name, state, lines) if state else [f"Source {name}: not judged yet"]),
+        f"Last {len(runs)} runs of {name}:\n{source_runs_table(runs)}",
+    ]
+    code = {OK: HEALTHY, DEGRADED: DEGRADED_EXIT}.get(state.status if state else "", FAILING_EXIT)
+    return Report("\n\n".join(parts) + "\n", code)
+
+
+def _state_lines(
+    name: str, state: SourceState, lines: Mapping[str, Mapping[str, Any]]
+) -> list[str]:
+    """The verdict, why, the acknowledgement, the last fetch, the checks and the verdict's run."""
+    head = f"Source {name}: {state.status}"
+    if state.status != OK:
+        head += f" for {state.streak} runs since {_show(parse_time(state.since))}"
+        head += ", alert sent" if state.alerted else ", no alert sent"
+    facts = [head, *(f"  {problem}" for problem in state.problems)]
+    if state.ack is not None:
+        note = f": {state.ack.note}" if state.ack.note else ""
+        facts.append(f"Acknowledged by {state.ack.by} at {_show(parse_time(state.ack.at))}{note}")
+    facts.append(
+        f"Last fetched: {_show(parse_time(state.last_fetched))}; "
+        f"last ok: {_show(parse_time(state.last_ok))}; "
+        f"last judged: {_show(parse_time(state.last_run))}"
+    )
+    rows = [
+        (aspect, check.status, check.run, str(check.kept) if check.kept else "", check.problem)
+        for aspect in ASPECTS
+        if (check := state.checks.get(aspect)) is not None
+    ]
+    checks = table(("CHECK", "STATUS", "RUN", "KEPT", "PROBLEM"), rows, right={3})
+    parts = ["\n".join(facts), f"Checks (KEPT: later runs that could not check again):\n{checks}"]
+    setter = verdict_run(state)
+    if setter is not None:
+        entry = lines.get(setter)
+        figures = _figures(entry) if entry is not None else "its line is not in the run history"
+        parts.append(f"Verdict set by run {setter}: {figures}")
+    return parts
+
+
+def verdict_run(state: SourceState) -> str | None:
+    """The run whose check set the source's status: the worst check's (the newest of those
+    equally bad); for an ok source, the newest run that checked it."""
+    checks = [check for check in state.checks.values() if check.run]
+    if not checks:
+        return None
+    worst = max(checks, key=lambda check: (SEVERITY.get(check.status, 2), check.run))
+    return worst.run
+
+
+def source_runs_table(runs: Iterable[tuple[Mapping[str, Any], Mapping[str, Any]]]) -> str:
+    headers = (
+        *("RUN", "START", "RUN OUTCOME", "HEALTH", "CLASS", "REASON"),
+        *("LISTS", "304", "LINKS", "ARTICLES", "NEW", "UPD"),
+    )
+    rows = [
+        (
+            str(run.get("run_id", "?")),
+            _show(parse_time(run.get("start"))),
+            str(run.get("outcome", "?")),
+            str(entry.get("health", "?")),
+            str(entry.get("failure_class") or ""),
+            str(entry.get("reason") or ""),
+            *(
+                str(entry.get(key, ""))
+                for key in ("list_pages", "not_modified", "article_links", "articles")
+            ),
+            str(entry.get("new", "")),
+            str(entry.get("updated", "")),
+        )
+        for run, entry in runs
+    ]
+    return table(headers, rows, right=set(range(6, 12)))
+
+
+def _figures(entry: Mapping[str, Any]) -> str:
+    """A run's figures of one source, in words."""
+    missing = entry.get("missing") or {}
+    lacking = ", ".join(f"no {WORDS.get(key, key)} {count}" for key, count in missing.items())
+    text = (
+        f"health {entry.get('health')}, {entry.get('list_pages', 0)} list pages read, "
+        f"{entry.get('not_modified', 0)} unchanged (304), {entry.get('article_links', 0)} "
+        f"article links, {entry.get('articles', 0)} articles parsed ({lacking or 'none lacking'})"
+    )
+    if entry.get("reason"):
+        text += f"; {entry.get('failure_class')}: {entry['reason']}"
+    return text
+
+
+def _run_sources(data_dir: Path) -> set[str]:
+    return {name for run in iter_runs(data_dir) for name in run.get("per_source") or {}}
 
 
 def read_history(data_dir: Path, last: int) -> History | None:
@@ -152,7 +282,7 @@ def runs_table(runs: Sequence[Mapping[str, Any]]) -> str:
 
 
 def sources_table(states: Mapping[str, SourceState]) -> str:
-    headers = ("SOURCE", "HEALTH", "RUNS", "SINCE", "LAST OK", "ALERTED", "PROBLEM")
+    headers = ("SOURCE", "HEALTH", "RUNS", "SINCE", "LAST OK", "ALERTED", "ACK", "PROBLEM")
     rows = [
         (
             name,
@@ -161,6 +291,7 @@ def sources_table(states: Mapping[str, SourceState]) -> str:
             _show(parse_time(state.since)),
             _show(parse_time(state.last_ok)),
             "yes" if state.alerted else "",
+            state.ack.by if state.ack else "",
             "; ".join(state.problems),
         )
         for name, state in sorted(
@@ -189,6 +320,8 @@ def _note(run: Mapping[str, Any]) -> str:
         return str(run.get("reason", "")) + (f" ({count:.0f} runs)" if count > 1 else "")
     if run.get("failure"):
         return str(run["failure"])
+    if run.get("outcome") == STOPPED:
+        return "stopped by the scheduler's shutdown"
     unhealthy = [
         f"{name} {figures.get('health')}"
         for name, figures in (run.get("per_source") or {}).items()

@@ -19,8 +19,12 @@ from typing import Any
 import pytest
 
 from replica import ReplicaServer, build_replica
+from scheduler.config import HealthRules
 from tests.conftest import FAST_SETTINGS, read_feed
+from tests.test_exits import refusing_port, source_table
 from tests.test_scheduler_health import Receiver
+
+RULES = HealthRules()
 
 METRIC_NAMES = (
     "neu_news_runs_total",
@@ -235,19 +239,23 @@ def test_layout_break_alerts_once_and_recovers_once(
             assert done.returncode == exit_code, done.stderr
             return run_lines(data)[-1]
 
-        if kind == "no_dates":
-            run(0)  # articles first seen now are re-checked by the next runs
+        # Broken before the first run, so that its articles are parsed once, broken: the next
+        # runs re-check none of them (their first re-check is hours away) and keep the verdict.
         replica.break_layout("english", kind)
         first = run(1)
         assert first["outcome"] == "degraded" and receiver.bodies == []
         assert [
             name for name, fig in first["per_source"].items() if fig["health"] != "ok"
         ] == broken
+        assert {first["per_source"][name]["failure_class"] for name in broken} == {"layout"}
         run(1)
         assert [body["event"] for body in receiver.bodies] == ["alert"]
-        if kind == "no_links":
-            run(1)  # still broken: no second alert
+        run(1)  # still broken: no second alert
         replica.fix_layout("english")
+        if kind == "no_dates":
+            # Known articles are not fetched again: new ones, dated, show the fix.
+            for column in ("focus", "research"):
+                replica.publish("english", column, n=RULES.min_articles)
         assert run(0)["outcome"] == "ok"
     alert, recovery = receiver.bodies
     assert [source["source"] for source in alert["sources"]] == broken
@@ -286,16 +294,188 @@ def test_sigterm_mid_crawl_exits_0_with_the_feed_intact_and_the_run_recorded(
         feed = read_feed(data)
         expected = replica.expected_records(server)
         assert 0 < len(feed) < len(expected)
+        # Our own clean stop: not a failure.
         assert (run["outcome"], run["stopped"], run["finish_reason"]) == (
-            "failed",
+            "stopped",
             True,
             "shutdown",
         )
+        assert run["failure"] is None
         assert run["new"] == len(feed)
-        # A crawl we cut short says nothing about the sites: no source was judged.
-        assert not (data / "health.json").exists()
+        # A crawl we cut short counts against no source: those it showed healthy (list pages
+        # with article links) are ok, the others not judged at all.
+        per_source = run["per_source"]
+        assert {entry["health"] for entry in per_source.values()} <= {"stopped", "ok"}
+        shown = {name for name, entry in per_source.items() if entry["health"] == "ok"}
+        health_file = data / "health.json"
+        states = json.loads(health_file.read_text())["sources"] if health_file.exists() else {}
+        assert set(states) == shown
+        assert {state["status"] for state in states.values()} <= {"ok"}
         assert once(tmp_path, sources, data).returncode == 0
         feed = read_feed(data)
     keys = [(line["id"], line["version"]) for line in feed]
     assert len(keys) == len(set(keys))
     assert {line["url"] for line in feed} == set(expected)
+
+
+def neu_news(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``neu-news ARGS`` in a child process, as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "crawler.cli.main", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_the_run_history_tells_failures_apart_and_status_says_why(tmp_path: Path) -> None:
+    replica = build_replica(seed=15, articles_per_column=6, page_size=5)
+    data = tmp_path / "data"
+    with refusing_port() as port, ReplicaServer(replica) as server:
+        sources = replica.write_sources(
+            tmp_path / "sources.toml", server, sites=["news", "english"]
+        )
+        news = server.base_url("news")
+        with sources.open("a", encoding="utf-8") as file:
+            file.write(
+                source_table("gone", f"{news}/nosuch.htm")
+                + source_table("refused", f"http://127.0.0.1:{port}/ddyw.htm")
+                # The replica's robots.txt forbids /private/.
+                + source_table("forbidden", f"{news}/private/secret.htm")
+            )
+        replica.break_layout("english", "no_links")
+        done = once(tmp_path, sources, data)
+    # Some sources failed: the run is degraded, not failed (--once exits 1, not 2).
+    assert done.returncode == 1, done.stderr
+    [run] = run_lines(data)
+    assert (run["exit_code"], run["failure"], run["outcome"]) == (3, None, "degraded")
+    per_source = run["per_source"]
+    found = {
+        name: (entry["health"], entry["failure_class"], entry["reason"], entry["fetched"])
+        for name, entry in per_source.items()
+    }
+    assert found == {
+        "news-ddyw": ("ok", None, None, True),
+        "news-mtdd": ("ok", None, None, True),
+        "news-xsdt": ("ok", None, None, True),
+        "english-focus": ("degraded", "layout", "no_article_links", True),
+        "english-research": ("degraded", "layout", "no_article_links", True),
+        "gone": ("failed", "http", "http_404", False),
+        "refused": ("failed", "network", "DownloadConnectionRefusedError", False),
+        "forbidden": ("failed", "robots", "robots_txt", False),
+    }
+    assert per_source["gone"]["problems"] == ["not fetched (http: http_404)"]
+    assert per_source["english-focus"]["problems"] == ["no article links on 1 list page"]
+
+    gone = neu_news(tmp_path, "status", "--data-dir", str(data), "--source", "gone")
+    assert gone.returncode == 2, gone.stderr
+    lines = gone.stdout.splitlines()
+    assert lines[:2] == [
+        f"Source gone: failed for 1 runs since {shown(run['end'])}, no alert sent",
+        "  not fetched (http: http_404)",
+    ]
+    assert f"Verdict set by run {run['run_id']}: health failed, 0 list pages read" in gone.stdout
+    assert "; http: http_404" in gone.stdout
+    [row] = [line for line in lines if line.startswith(run["run_id"])][-1:]
+    assert row.split()[3:7] == ["degraded", "failed", "http", "http_404"]
+    focus = neu_news(tmp_path, "status", "--data-dir", str(data), "--source", "english-focus")
+    assert focus.returncode == 1, focus.stderr
+    assert "  no article links on 1 list page" in focus.stdout
+    typo = neu_news(tmp_path, "status", "--data-dir", str(data), "--source", "gone-typo")
+    assert typo.returncode == 2
+    assert typo.stdout == ""
+    assert typo.stderr.startswith(f"error: unknown source 'gone-typo' in {data}; known: ")
+    assert len(typo.stderr.splitlines()) == 1
+
+
+def test_an_acknowledged_incident_alerts_nobody_and_ends_when_the_source_recovers(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    replica = build_replica(seed=16, articles_per_column=6, page_size=5)
+    data = tmp_path / "data"
+    with ReplicaServer(replica) as server:
+        sources = replica.write_sources(tmp_path / "sources.toml", server, sites=["english"])
+
+        def run(exit_code: int) -> None:
+            done = once(tmp_path, sources, data, "--webhook", receiver.url)
+            assert done.returncode == exit_code, done.stderr
+
+        def alerted() -> list[list[str]]:
+            return [
+                [source["source"] for source in body["sources"]]
+                for body in receiver.bodies
+                if body["event"] == "alert"
+            ]
+
+        replica.break_layout("english", "no_links")
+        run(1)
+        ack = neu_news(
+            tmp_path,
+            *("health", "ack", "english-focus", "--data-dir", str(data)),
+            *("--note", "theme change, fix under way", "--by", "tester"),
+        )
+        assert ack.returncode == 0, ack.stderr
+        run(1)  # the second unhealthy run: the alert, without the acknowledged source
+        assert alerted() == [["english-research"]]
+        status = neu_news(tmp_path, "status", "--data-dir", str(data), "--source", "english-focus")
+        assert "Acknowledged by tester at " in status.stdout
+        assert status.stdout.splitlines()[2].endswith(": theme change, fix under way")
+        table = neu_news(tmp_path, "status", "--data-dir", str(data)).stdout
+        [row] = [line for line in table.splitlines() if line.startswith("english-focus ")]
+        assert "tester" in row.split()
+        replica.fix_layout("english")
+        run(0)
+        # Recovered: the acknowledgement is over, and only what was alerted recovers.
+        recoveries = [body for body in receiver.bodies if body["event"] == "recovery"]
+        assert [[s["source"] for s in body["sources"]] for body in recoveries] == [
+            ["english-research"]
+        ]
+        health = json.loads((data / "health.json").read_text())["sources"]
+        assert health["english-focus"]["ack"] is None
+        # A new incident alerts again.
+        replica.break_layout("english", "no_links")
+        run(1)
+        run(1)
+    assert alerted() == [["english-research"], ["english-focus", "english-research"]]
+    again = neu_news(tmp_path, "health", "ack", "english-focus", "--data-dir", str(data))
+    assert again.returncode == 0, again.stderr
+    missing = neu_news(tmp_path, "health", "ack", "nosuch", "--data-dir", str(data))
+    assert missing.returncode == 2
+    assert missing.stderr.startswith("error: unknown source 'nosuch' in ")
+
+
+def test_a_verdict_kept_through_unchanged_runs_expires(tmp_path: Path, receiver: Receiver) -> None:
+    replica = build_replica(seed=17, articles_per_column=6, page_size=5)
+    data = tmp_path / "data"
+    schedule = tmp_path / "schedule.toml"
+    schedule.write_text(
+        '[[jobs]]\nid = "news"\nevery = "30m"\n[health]\nalert_after = 1\nexpire_after = 2\n'
+    )
+    with ReplicaServer(replica) as server:
+        sources = replica.write_sources(tmp_path / "sources.toml", server, sites=["english"])
+        replica.break_layout("english", "no_dates")
+
+        def run(exit_code: int) -> dict[str, Any]:
+            done = once(
+                tmp_path, sources, data, "--schedule", str(schedule), "--webhook", receiver.url
+            )
+            assert done.returncode == exit_code, done.stderr
+            return dict(run_lines(data)[-1]["per_source"]["english-focus"])
+
+        first = run(1)
+        assert (first["articles"], first["problems"]) == (6, ["no date on 6 of 6 articles"])
+        # The article pages are known: not fetched again, so the runs cannot check the dates.
+        kept = run(1)
+        assert kept["articles"] == 0
+        assert kept["problems"] == ["no date on 6 of 6 articles (earlier run)"]
+        expired = run(0)
+    assert (expired["health"], expired["articles"]) == ("ok", 0)
+    assert [body["event"] for body in receiver.bodies] == ["alert", "recovery"]
+    assert (data / "health.json").exists()
+
+
+def shown(moment: str) -> str:
+    """A run line's time as status shows it."""
+    return datetime.fromisoformat(moment).strftime("%Y-%m-%d %H:%M:%S")

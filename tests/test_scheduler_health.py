@@ -13,25 +13,29 @@ from typing import Any
 import pytest
 from prometheus_client import generate_latest
 
+from crawler.outcome import SourceOutcome
 from scheduler.alerts import notify
 from scheduler.config import HealthRules
 from scheduler.health import (
     ALERT,
+    ARTICLES,
     DEGRADED,
     FAILED,
     OK,
     RECOVERY,
+    STOPPED,
+    Check,
     Figures,
+    RunFacts,
     SourceHealth,
     SourceState,
-    Verdict,
     advance,
-    article_verdict,
+    article_check,
     assess_source,
     crawl_failure,
     error_counts,
     error_total,
-    list_verdict,
+    list_check,
     run_outcome,
     source_figures,
 )
@@ -52,6 +56,8 @@ from scheduler.webhook import post_json
 
 RULES = HealthRules()
 NO_MISSING = {"title": 0, "published": 0, "text": 0}
+FETCHED = SourceOutcome("a", fetched=True, failures={})
+RUN = RunFacts("run-2", failure="", stopped=False)
 
 
 def figures(**counts: Any) -> Figures:
@@ -67,12 +73,14 @@ class Receiver:
     def __init__(self, port: int = 0) -> None:
         self.bodies: list[dict[str, Any]] = []
         self.authorizations: list[str | None] = []
-        received, authorizations = self.bodies, self.authorizations
+        self.paths: list[str] = []
+        received, authorizations, paths = self.bodies, self.authorizations, self.paths
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 length = int(self.headers["Content-Length"])
                 received.append(json.loads(self.rfile.read(length)))
+                paths.append(self.path)
                 authorizations.append(self.headers["Authorization"])
                 self.send_response(204)
                 self.end_headers()
@@ -105,68 +113,93 @@ def test_figures_come_from_the_sources_stats() -> None:
         "neu/source/a/new": 9,
         "neu/source/a/updated": 1,
         "neu/source/a/missing/published": 3,
+        "neu/source/a/list/not_modified": 4,
         "neu/source/b/list_pages": 7,
     }
     assert source_figures(stats, "a") == Figures(
-        2, 12, 10, 9, 1, {"title": 0, "published": 3, "text": 0}
+        2, 12, 10, 9, 1, {"title": 0, "published": 3, "text": 0}, not_modified=4
     )
     assert source_figures(stats, "c") == Figures(missing=NO_MISSING)
 
 
-def test_list_pages_without_links_are_degraded_and_no_list_page_is_failed() -> None:
-    assert list_verdict(figures()) == Verdict(OK)
-    assert list_verdict(figures(list_pages=2, article_links=0)) == Verdict(
-        DEGRADED, "no article links on 2 list pages"
+def test_list_pages_without_links_are_degraded_and_none_read_says_nothing() -> None:
+    assert list_check(figures()) == Check(OK)
+    assert list_check(figures(list_pages=2, article_links=0)) == Check(
+        DEGRADED, "no article links on 2 list pages", "no_article_links"
     )
-    assert list_verdict(figures(list_pages=0, article_links=0)).status == FAILED
+    # Not fetched (the fetch check says so), or unchanged (304): nothing to judge the links by.
+    assert list_check(figures(list_pages=0, article_links=0, not_modified=1)) is None
 
 
 def test_most_articles_lacking_a_field_is_degraded() -> None:
-    assert article_verdict(figures(articles=8, missing={"published": 4}), RULES) == Verdict(OK)
-    assert article_verdict(figures(articles=8, missing={"published": 5}), RULES) == Verdict(
-        DEGRADED, "no date on 5 of 8 articles"
+    assert article_check(figures(articles=8, missing={"published": 4}), RULES) == Check(OK)
+    assert article_check(figures(articles=8, missing={"published": 5}), RULES) == Check(
+        DEGRADED, "no date on 5 of 8 articles", "missing_fields"
     )
-    both = article_verdict(figures(articles=4, missing={"title": 4, "text": 3}), RULES)
-    assert both == Verdict(DEGRADED, "no title on 4 of 4 articles; no body on 3 of 4 articles")
-    assert article_verdict(figures(articles=2, missing={"title": 2}), RULES) is None
+    both = article_check(figures(articles=4, missing={"title": 4, "text": 3}), RULES)
+    assert both is not None
+    assert both.problem == "no title on 4 of 4 articles; no body on 3 of 4 articles"
+    assert article_check(figures(articles=2, missing={"title": 2}), RULES) is None
     strict = HealthRules(missing_fraction=0.2, min_articles=5)
-    assert article_verdict(figures(articles=5, missing={"text": 2}), strict) is not None
+    assert article_check(figures(articles=5, missing={"text": 2}), strict) is not None
 
 
 def test_an_inconclusive_run_keeps_the_last_article_verdict() -> None:
-    undated = Verdict(DEGRADED, "no date on 6 of 6 articles")
+    undated = Check(DEGRADED, "no date on 6 of 6 articles", "missing_fields", "run-1")
     # Articles already known and unchanged answer 304: nothing parsed, nothing learnt.
-    health = assess_source(figures(articles=0), "", undated, RULES)
+    health = assess_source(figures(articles=0), FETCHED, RUN, {ARTICLES: undated}, RULES)
     assert health.status == DEGRADED
     assert health.problems == ("no date on 6 of 6 articles (earlier run)",)
-    assert health.articles == undated
-    fixed = assess_source(figures(articles=6), "", undated, RULES)
-    assert (fixed.status, fixed.problems, fixed.articles) == (OK, (), Verdict(OK))
+    assert health.checks is not None and health.checks[ARTICLES].run == "run-1"
+    assert (health.failure_class, health.reason) == ("layout", "missing_fields")
+    fixed = assess_source(figures(articles=6), FETCHED, RUN, {ARTICLES: undated}, RULES)
+    assert (fixed.status, fixed.problems) == (OK, ())
+    assert fixed.checks is not None and fixed.checks[ARTICLES] == Check(OK, run="run-2")
 
 
-def test_a_failed_crawl_fails_every_source() -> None:
-    health = assess_source(figures(), "finish reason 'shutdown'", None, RULES)
+def test_a_failed_crawl_fails_the_sources_it_did_not_show_healthy() -> None:
+    cut = RunFacts("run-2", failure="timed out after 300s", stopped=False)
+    unseen = SourceOutcome("a", fetched=False, failures={"no_list_page": 1})
+    health = assess_source(Figures(), unseen, cut, {}, RULES)
     assert health.status == FAILED
-    assert health.problems == ("crawl failed: finish reason 'shutdown'",)
+    assert health.problems == ("crawl failed: timed out after 300s",)
 
 
 def test_crawl_failure_trusts_the_stats_not_the_exit_code() -> None:
-    assert crawl_failure(0, {"finish_reason": "finished"}) == ""
-    assert crawl_failure(0, None) == "no stats written (exit code 0)"
-    assert crawl_failure(0, {"finish_reason": "shutdown"}) == "finish reason 'shutdown'"
-    assert crawl_failure(1, {"finish_reason": "finished"}) == "exit code 1"
-    assert crawl_failure(-15, None, "timed out after 300s") == "timed out after 300s"
+    finished = {"finish_reason": "finished", "neu/source/a/list_pages": 1}
+    fetched = [FETCHED]
+    assert crawl_failure(0, finished, fetched) == ""
+    assert crawl_failure(0, None, fetched) == "no stats written (exit code 0)"
+    shutdown = {"finish_reason": "shutdown"}
+    assert crawl_failure(1, shutdown, fetched) == "finish reason 'shutdown'"
+    # Our own SIGTERM, answered in time: the crawl was stopped, it did not fail.
+    assert crawl_failure(1, shutdown, fetched, stopped=True) == ""
+    assert crawl_failure(1, finished, fetched) == "exit code 1"
+    assert crawl_failure(-15, None, fetched, "timed out after 300s") == "timed out after 300s"
+
+
+def test_an_exit_code_that_says_some_sources_failed_is_not_a_crawl_failure() -> None:
+    finished = {"finish_reason": "finished"}
+    some = [FETCHED, SourceOutcome("b", fetched=False, failures={"DNSLookupError": 1})]
+    assert crawl_failure(3, finished, some) == ""
+    assert crawl_failure(0, finished, some) == "exit code 0"
+    none = [SourceOutcome("b", fetched=False, failures={"http_404": 1})]
+    assert crawl_failure(1, finished, none) == ""
 
 
 def test_run_outcome() -> None:
     ok = SourceHealth(OK, (), None)
     bad = SourceHealth(DEGRADED, ("x",), None)
     gone = SourceHealth(FAILED, ("y",), None)
-    assert run_outcome("", {"a": ok, "b": ok}) == OK
-    assert run_outcome("", {"a": ok, "b": bad}) == DEGRADED
-    assert run_outcome("", {"a": ok, "b": gone}) == DEGRADED
-    assert run_outcome("", {"a": gone, "b": gone}) == FAILED
-    assert run_outcome("timed out", {"a": ok}) == FAILED
+    assert run_outcome("", False, {"a": ok, "b": ok}) == OK
+    assert run_outcome("", False, {"a": ok, "b": bad}) == DEGRADED
+    assert run_outcome("", False, {"a": ok, "b": gone}) == DEGRADED
+    assert run_outcome("", False, {"a": gone, "b": gone}) == FAILED
+    assert run_outcome("timed out", False, {"a": ok}) == FAILED
+    stopped = SourceHealth(STOPPED, (), None)
+    assert run_outcome("", True, {"a": stopped, "b": ok}) == STOPPED
+    # Stopped, but not in time: killed after the grace.
+    assert run_outcome("killed by signal 9", True, {"a": stopped}) == FAILED
 
 
 def test_errors_by_kind() -> None:
@@ -219,8 +252,10 @@ def test_a_short_blip_is_neither_alerted_nor_recovered() -> None:
 
 def test_incident_state_survives_a_restart(tmp_path: Path) -> None:
     t1, t2 = "2026-09-01T09:00:00.000+08:00", "2026-09-01T09:30:00.000+08:00"
-    state, _ = advance("a", SourceState(), SourceHealth(DEGRADED, ("x",), None), t1, 1)
-    state = SourceState(**{**state.__dict__, "articles": Verdict(DEGRADED, "no date")})
+    undated = Check(DEGRADED, "no date", "missing_fields", "run-1", kept=2)
+    unhealthy = SourceHealth(DEGRADED, ("x",), {ARTICLES: undated}, fetched=True)
+    state, _ = advance("a", SourceState(), unhealthy, t1, 1)
+    assert state.last_fetched == t1 and state.checks == {ARTICLES: undated}
     save_health(tmp_path, {"a": state}, t1)
     restored = load_health(tmp_path)
     assert restored == {"a": state}

@@ -11,7 +11,7 @@ import pytest
 
 from crawler.cli.main import main as cli_main
 from scheduler.__main__ import main
-from scheduler.health import DEGRADED, FAILED, OK, SourceState
+from scheduler.health import DEGRADED, FAILED, OK, Acknowledgement, Check, SourceState
 from scheduler.history import save_health
 
 INTERVAL = 1800.0
@@ -166,3 +166,63 @@ def test_neu_news_status_delegates(tmp_path: Path, capsys: pytest.CaptureFixture
     data = data_dir(tmp_path, [run_line(OK, ago())], {"a": OK, "b": DEGRADED})
     assert cli_main(["status", "--data-dir", str(data), "--runs", "1"]) == 1
     assert "Last 1 runs in" in capsys.readouterr().out
+
+
+def test_one_sources_status_shows_its_checks_and_the_run_that_set_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    end = ago(timedelta(minutes=35))
+    broke = run_line(DEGRADED, end)
+    broke["per_source"]["b"] = {
+        "health": DEGRADED,
+        "problems": ["no date on 6 of 6 articles"],
+        "failure_class": "layout",
+        "reason": "missing_fields",
+        "list_pages": 2,
+        "not_modified": 0,
+        "article_links": 6,
+        "articles": 6,
+        "new": 6,
+        "updated": 0,
+        "missing": {"title": 0, "published": 6, "text": 0},
+    }
+    later = run_line(DEGRADED, ago(timedelta(minutes=5)))
+    data = data_dir(tmp_path, [broke, later], {"a": OK})
+    undated = Check(DEGRADED, "no date on 6 of 6 articles", "missing_fields", broke["run_id"], 1)
+    state = SourceState(
+        status=DEGRADED,
+        problems=(undated.shown,),
+        streak=2,
+        since=end.isoformat(),
+        last_run=ago().isoformat(),
+        checks={"fetch": Check(OK, run=later["run_id"]), "articles": undated},
+        ack=Acknowledgement("alice", ago().isoformat(), "on it"),
+    )
+    save_health(data, {"a": SourceState(), "b": state}, ago().isoformat())
+    assert main(["status", "--data-dir", str(data), "--source", "b"]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("Source b: degraded for 2 runs since ")
+    assert "  no date on 6 of 6 articles (earlier run)\nAcknowledged by alice at " in out
+    assert "on it\n" in out
+    [articles] = [line for line in out.splitlines() if line.startswith("articles ")]
+    assert articles.split()[1:4] == ["degraded", broke["run_id"], "1"]
+    # The worst check names the run that set the verdict, and that run's figures are shown.
+    assert (
+        f"Verdict set by run {broke['run_id']}: health degraded, 2 list pages read, 0 unchanged "
+        "(304), 6 article links, 6 articles parsed (no title 0, no date 6, no body 0); "
+        "layout: missing_fields"
+    ) in out
+    assert out.count(later["run_id"]) == 2  # its fetch check and its row of the runs table
+    assert main(["status", "--data-dir", str(data)]) == 1
+    [row] = [line for line in capsys.readouterr().out.splitlines() if line.startswith("b ")]
+    assert "alice" in row.split()
+
+
+def test_a_source_of_the_runs_never_judged(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = data_dir(tmp_path, [run_line(OK, ago())], {"a": OK})
+    assert main(["status", "--data-dir", str(data), "--source", "b"]) == 2
+    assert capsys.readouterr().out.startswith("Source b: not judged yet\n\nLast 1 runs of b:")
+    assert main(["status", "--data-dir", str(data), "--source", "c"]) == 2
+    assert capsys.readouterr().err == f"error: unknown source 'c' in {data}; known: a, b\n"

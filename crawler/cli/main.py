@@ -15,7 +15,7 @@ from importlib import metadata
 from crawler.cli import discover, extract, feed
 
 # Subcommands owned by the scheduler package; their arguments are its business.
-SCHEDULER_COMMANDS = ("schedule", "status")
+SCHEDULER_COMMANDS = ("schedule", "status", "health", "serve")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,6 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
     # Listed for --help only: main() hands these to the scheduler before parsing.
     commands.add_parser("schedule", help="run the crawl scheduler (see: neu-news schedule -h)")
     commands.add_parser("status", help="show the scheduler's status (see: neu-news status -h)")
+    commands.add_parser(
+        "health", help="acknowledge a source's incident (see: neu-news health ack -h)"
+    )
+    commands.add_parser(
+        "serve", help="serve the status page and feeds over HTTP (see: neu-news serve -h)"
+    )
     return parser
 
 
