@@ -63,6 +63,8 @@ def skipped(reason: str) -> str:
 LINK_LIMIT = skipped("link_limit")
 ARTICLE_LIMIT = skipped("article_limit")
 TOO_MANY_TAGS = skipped("too_many_tags")
+# Re-checks due past the run's NEU_RECHECK_BUDGET: left due for the next run.
+RECHECK_DEFERRED = skipped("recheck_budget")
 # Scrapy's finish reason of a crawl stopped by a MemoryError: it did not finish.
 OUT_OF_MEMORY = "out_of_memory"
 
