@@ -71,6 +71,7 @@ class Replica(ReplicaModel):
             gone = self.moved_from.setdefault(site, {})
             gone.pop(new_path, None)
             gone[old] = status
+            self._touch(s)  # its menus link the new path
             return old
 
     def gone_status(self, site: str, path: str) -> int | None:

@@ -199,6 +199,9 @@ class Site:
     broken: set[str] = field(default_factory=set)
     layout_gen: int = 0
     layout_changed: dt.datetime | None = None
+    # When its list pages last changed (an article published, edited, reposted or moved, the
+    # layout broken or fixed): their Last-Modified.
+    changed: dt.datetime = CLOCK_START
     by_path: dict[str, Article] = field(default_factory=dict)
     # served files: path (or "wbfileid=<n>" for VSB downloads) -> (content type, file name)
     files: dict[str, tuple[str, str]] = field(default_factory=dict)
@@ -322,6 +325,8 @@ class ReplicaModel:
             mtdd.articles.append(shared)
             mtdd.articles.sort(key=Article.sort_key, reverse=True)
         self._reindex()
+        for site in self.sites.values():
+            site.changed = max((a.modified for a in site.listed), default=CLOCK_START)
 
     def _new_id(self) -> int:
         while True:
@@ -509,6 +514,7 @@ class ReplicaModel:
             ]
             col.articles.sort(key=Article.sort_key, reverse=True)
             self._reindex()
+            s.changed = max([s.changed, *(a.modified for a in col.articles)])
             return col
 
     def give_attachment(self, article: Article) -> None:
@@ -550,6 +556,11 @@ class ReplicaModel:
     def _tick(self) -> dt.datetime:
         self._clock += dt.timedelta(minutes=1)
         return self._clock
+
+    def _touch(self, site: Site) -> dt.datetime:
+        """A change of *site*'s pages, now on the logical clock; returns that moment."""
+        site.changed = max(self._tick(), site.changed + dt.timedelta(minutes=1))
+        return site.changed
 
     # ----------------------------------------------------------------- queries
 
@@ -598,8 +609,11 @@ class ReplicaModel:
 
     # ----------------------------------------------------------------- mutations
 
-    def publish(self, site: str, column: str, n: int = 1) -> list[Article]:
-        """Add *n* new articles at the top of a column; returns them newest first."""
+    def publish(
+        self, site: str, column: str, n: int = 1, *, day: dt.date | None = None
+    ) -> list[Article]:
+        """Add *n* new articles to a column, each a day after its newest (or all dated *day*);
+        returns them newest first."""
         if n < 0:
             raise ValueError("n must be >= 0")
         with self.lock:
@@ -609,12 +623,17 @@ class ReplicaModel:
             top = col.articles[0].date if col.articles else LAST_DAY
             for _ in range(n):
                 top = top + dt.timedelta(days=1)
-                article = self._new_article(s, col, top)
-                article.modified = max(article.modified, self._tick())
+                article = self._new_article(s, col, day or top)
+                article.modified = max(article.modified, self._touch(s))
+                s.changed = max(s.changed, article.modified)
                 new.append(article)
-            col.articles[0:0] = reversed(new)
+            new.reverse()
+            col.articles[0:0] = new
+            if day is not None:  # not necessarily the newest: in date order
+                col.articles.sort(key=Article.sort_key, reverse=True)
+                new.sort(key=Article.sort_key, reverse=True)
             self._reindex()
-            return list(reversed(new))
+            return new
 
     def edit(
         self,
@@ -629,7 +648,8 @@ class ReplicaModel:
             if paragraphs is not None:
                 article._paragraphs = [str(p) for p in paragraphs]
             article.version += 1
-            article.modified = max(self._tick(), article.modified + dt.timedelta(minutes=1))
+            moment = self._touch(self.sites[article.site])
+            article.modified = max(moment, article.modified + dt.timedelta(minutes=1))
             return article
 
     def repost(self, article: Article, site: str, column: str) -> Article:
@@ -640,7 +660,7 @@ class ReplicaModel:
             top = col.articles[0].date if col.articles else LAST_DAY
             date = max(top + dt.timedelta(days=1), article.date)
             copy = self._new_article(s, col, date, title=article.title, repost_of=article)
-            copy.modified = max(copy.modified, self._tick())
+            copy.modified = max(copy.modified, self._touch(s))
             col.articles.insert(0, copy)
             col.articles.sort(key=Article.sort_key, reverse=True)
             self._reindex()
@@ -655,14 +675,14 @@ class ReplicaModel:
             s = self.site(site)
             s.broken.add(kind)
             s.layout_gen += 1
-            s.layout_changed = self._tick()
+            s.layout_changed = self._touch(s)
 
     def fix_layout(self, site: str) -> None:
         with self.lock:
             s = self.site(site)
             s.broken.clear()
             s.layout_gen += 1
-            s.layout_changed = self._tick()
+            s.layout_changed = self._touch(s)
 
     # ----------------------------------------------------------------- extras by URL
 

@@ -1,9 +1,14 @@
 """Request routing: which page (or file, or 404) a path on a site is, rendered from the model
-at request time. The HTTP server (:mod:`replica.server`) only moves bytes."""
+at request time. The HTTP server (:mod:`replica.server`) only moves bytes.
+
+Pages carry an ETag and a Last-Modified and answer a conditional GET with 304 while unchanged:
+an article's change with its edits, a list, home or plain page's with its bytes (a publication,
+an edit, a move or a layout change of its site shows on it)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 from collections.abc import Mapping
 from email.utils import format_datetime, parsedate_to_datetime
@@ -66,11 +71,10 @@ def http_date(moment: dt.datetime) -> str:
     return format_datetime(moment.astimezone(dt.UTC).replace(microsecond=0), usegmt=True)
 
 
-def _not_modified(replica: ReplicaModel, article: Article, headers: Mapping[str, str]) -> bool:
+def _not_modified(etag: str, modified: dt.datetime, headers: Mapping[str, str]) -> bool:
     """RFC 9110 conditional GET: If-None-Match wins over If-Modified-Since."""
     inm = headers.get("if-none-match")
     if inm is not None:
-        etag = replica.etag(article)
         tags = [t.strip() for t in inm.split(",")]
         return "*" in tags or any(t.removeprefix("W/") == etag for t in tags)
     ims = headers.get("if-modified-since")
@@ -82,17 +86,15 @@ def _not_modified(replica: ReplicaModel, article: Article, headers: Mapping[str,
         return False
     if since.tzinfo is None:
         since = since.replace(tzinfo=dt.UTC)
-    return replica.last_modified(article).replace(microsecond=0) <= since
+    return modified.replace(microsecond=0) <= since
 
 
 def _article(
     replica: ReplicaModel, site: Site, article: Article, headers: Mapping[str, str]
 ) -> Response:
-    validators = [
-        ("ETag", replica.etag(article)),
-        ("Last-Modified", http_date(replica.last_modified(article))),
-    ]
-    if _not_modified(replica, article, headers):
+    etag, modified = replica.etag(article), replica.last_modified(article)
+    validators = [("ETag", etag), ("Last-Modified", http_date(modified))]
+    if _not_modified(etag, modified, headers):
         return Response(304, b"", validators)
     if article.bad is not None:
         return badpages.respond(replica, site, article, validators)
@@ -103,6 +105,17 @@ def _article(
     else:
         page = webplus.article_page(replica, site, article)
     return _html(200, page, validators)
+
+
+def _conditional_page(site: Site, page: str, headers: Mapping[str, str]) -> Response:
+    """A page of the site with validators, as a CMS's static pages are served: its ETag changes
+    with its bytes, its Last-Modified is the site's last change; 304 when the request's match."""
+    body = page.encode("utf-8")
+    etag = f'"{hashlib.sha1(body).hexdigest()[:16]}"'
+    validators = [("ETag", etag), ("Last-Modified", http_date(site.changed))]
+    if _not_modified(etag, site.changed, headers):
+        return Response(304, b"", validators)
+    return Response(200, body, [("Content-Type", HTML), *validators])
 
 
 _DIGITS = re.compile(r"[1-9][0-9]*")
@@ -223,13 +236,13 @@ def respond(
             return Response(200, ROBOTS.encode(), [("Content-Type", "text/plain; charset=utf-8")])
         if path in ("/", "/index.htm"):
             home = vsb.home_page if site.cms == "vsb" else webplus.home_page
-            return _html(200, home(replica, site))
+            return _conditional_page(site, home(replica, site), headers)
         if path == "/about.htm":
             heading, paras = _ABOUT[site.language]
-            return _html(200, plain(replica, site, path, heading, paras))
+            return _conditional_page(site, plain(replica, site, path, heading, paras), headers)
         if path == "/private/secret.htm":
             heading, paras = _PRIVATE[site.language]
-            return _html(200, plain(replica, site, path, heading, paras))
+            return _conditional_page(site, plain(replica, site, path, heading, paras), headers)
         if path == "/docs/guide.pdf":
             return Response(
                 200, _payload(path, "application/pdf"), [("Content-Type", "application/pdf")]
@@ -247,9 +260,8 @@ def respond(
         found = _list_page(replica, site, path)
         if found is not None:
             col, k, pages = found
-            if site.cms == "vsb":
-                return _html(200, vsb.list_page(replica, site, col, k, pages))
-            return _html(200, webplus.list_page(replica, site, col, k, pages))
+            render = vsb.list_page if site.cms == "vsb" else webplus.list_page
+            return _conditional_page(site, render(replica, site, col, k, pages), headers)
         served = _file(site, path, query)
         if served is not None:
             return served
