@@ -55,8 +55,10 @@ class ArticleExtractor:
         source: Source,
         listed: ListedArticle,
         columns: list[str],
+        recheck_of: str | None = None,
     ) -> FetchedArticle | None:
-        """The item of an article page listed as *listed* in *columns*; None if it is not one."""
+        """The item of an article page listed as *listed* in *columns* (a re-check of the known
+        article *recheck_of*, if given); None if it is not one."""
         # After a redirect the page is at another URL; the listed one is the first of the chain.
         redirects: list[str] = response.meta.get("redirect_urls", [])
         identity = None if redirects else (listed.canonical, listed.id)
@@ -68,6 +70,7 @@ class ArticleExtractor:
             etag=header(response, b"ETag"),
             last_modified=header(response, b"Last-Modified"),
             listed_as=(listed.id, redirects[0]) if redirects else None,
+            recheck_of=recheck_of,
         )
 
     async def extract(

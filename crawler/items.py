@@ -54,3 +54,5 @@ class FetchedArticle:
     last_modified: str | None = None
     # (id, URL) it was listed as, when a redirect brought it to another URL.
     listed_as: tuple[str, str] | None = None
+    # The id of the known article this fetch re-checked (None: not a re-check).
+    recheck_of: str | None = None

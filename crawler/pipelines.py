@@ -55,7 +55,10 @@ class FeedPipeline:
         record = item.record
         try:
             outcome, line = self.store.add(
-                record, validators=(item.etag, item.last_modified), listed_as=item.listed_as
+                record,
+                validators=(item.etag, item.last_modified),
+                listed_as=item.listed_as,
+                recheck_of=item.recheck_of,
             )
         except (OSError, sqlite3.Error) as exc:
             counter.inc_value(stats.total(stats.dropped("write_failed")))

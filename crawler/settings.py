@@ -82,9 +82,12 @@ NEU_MAX_PAGE_TAGS = 50_000
 NEU_DATA_DIR = "data"
 # Feed lines are fsynced and the state committed every this many new lines (and at the end).
 NEU_FEED_BATCH_SIZE = 20
-# Known articles first seen less than this many days ago are fetched again (conditionally) to
-# catch edits; 0 turns re-checking off.
-NEU_RECHECK_DAYS = 2
+# Known articles are fetched again (conditionally) to catch edits at these ages of their
+# publication (first sight when undated), once each; steps already past when an article is
+# first seen are not taken, so an old archive is never re-checked. Empty turns re-checks off.
+NEU_RECHECK_AFTER = "1h,1d,7d"
+# Re-checks one run sends at most, the most recently published first; the rest stay due.
+NEU_RECHECK_BUDGET = 200
 # Incremental runs read this many more list pages after the first page whose articles are all
 # known.
 NEU_LOOKBACK_PAGES = 0

@@ -6,6 +6,9 @@ once; an incremental walk stops at the first page whose oldest article is known 
 newest first), after ``lookback`` more pages. A walk is finished when it met no failure and its
 articles are done; until then the next run walks the column in full again.
 
+An incremental walk asks for its first list page with the validators of that page's last 200
+(If-None-Match, If-Modified-Since): a 304 says the column is unchanged, and the walk is done.
+
 A labelled column whose first list page is gone (404, 410, no article links) is looked for by
 its label on the site's home page, once a run: the page found is walked in its place, and once
 it lists articles, remembered, so that the next runs start there.
@@ -17,7 +20,6 @@ import enum
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, Protocol
 
 from crawler import stats
@@ -26,7 +28,8 @@ from crawler.extract.listing import ListedArticle, ListPage, numbered_pages
 from crawler.extract.selectors import MIN_DISCOVERED_LIST_LINKS
 from crawler.extract.urls import canonical_url
 from crawler.sources import Source
-from crawler.store.datadir import Recheck
+from crawler.store.datadir import Recheck, Validators, conditional_headers
+from crawler.store.state import PageValidators
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +45,8 @@ class WalkState(Protocol):
     def walk_complete(self, key: str) -> bool: ...
     def set_walk_complete(self, key: str, complete: bool) -> None: ...
     def flush(self) -> None: ...
-    def rechecks(self, first_seen_after: str) -> list[Recheck]: ...
+    def list_validators(self, key: str) -> PageValidators | None: ...
+    def set_list_validators(self, key: str, validators: PageValidators) -> None: ...
     def relocated_column(self, source: str, label: str, configured: str) -> str | None: ...
     def set_relocated_column(self, source: str, label: str, configured: str, url: str) -> None: ...
 
@@ -75,6 +79,8 @@ class Walk:
     configured: str | None = None
     search: Search = Search.NONE
     relocated_from: str | None = None  # the gone first page this walk replaces
+    reached: bool = False  # its first page answered, 200 or 304
+    failure: str | None = None  # the reason of the last failure of a request of the walk
 
 
 @dataclass(frozen=True)
@@ -131,9 +137,72 @@ class Walks:
     def start(self, url: str, source: Source, column: str | None) -> Walk:
         """A new walk of the column whose first list page is *url*."""
         walk = self._walk(url, source, column)
-        walk.full = self.backfill or not self.state.walk_complete(walk.key)
+        walk.full = not self._incremental(walk.key)
         self.walks.append(walk)
         return walk
+
+    def _incremental(self, key: str) -> bool:
+        """Whether the column whose first list page is *key* is walked incrementally: not in
+        a backfill, and its last walk finished."""
+        return not self.backfill and self.state.walk_complete(key)
+
+    def conditional_headers(self, walk: Walk) -> dict[str, str]:
+        """The headers that make *walk*'s first list page answer 304 when unchanged since its
+        last 200: only in an incremental walk, and not for a page a label search led to."""
+        found = self.state.list_validators(walk.key)
+        if walk.full or walk.search is not Search.NONE or found is None or not found.is_list:
+            return {}
+        return conditional_headers(found.etag, found.last_modified)
+
+    def candidate_headers(self, url: str) -> dict[str, str]:
+        """The same for a page a home page links: a column last walked to its end, or a page
+        that was no list."""
+        key = canonical_url(url)
+        found = None if self.backfill else self.state.list_validators(key)
+        if found is None or (found.is_list and not self.state.walk_complete(key)):
+            return {}
+        return conditional_headers(found.etag, found.last_modified)
+
+    def was_not_a_list(self, url: str) -> bool:
+        """Whether the page at *url* was no list at its last 200."""
+        found = self.state.list_validators(canonical_url(url))
+        return found is not None and not found.is_list
+
+    def not_a_list(self, source: Source, url: str, validators: Validators | None) -> None:
+        """A page a home page links is no column's list: counted; the validators of its 200,
+        when given, kept to ask the next run whether it changed."""
+        self.count(source.name, stats.skipped("not_a_list"), 1)
+        if validators is not None:
+            self.state.set_list_validators(canonical_url(url), PageValidators(*validators, False))
+
+    def arrived(self, walk: Walk, size: int, validators: Validators) -> None:
+        """A list page of *walk* answered 200 with *size* body bytes: the first one's
+        validators (none: forgotten) are kept for the next run's conditional request."""
+        self.count(walk.source.name, stats.LIST_BYTES, size)
+        if not walk.reached:
+            walk.reached = True
+            self.state.set_list_validators(walk.key, PageValidators(*validators, True))
+
+    def not_modified(self, walk: Walk) -> None:
+        """*walk*'s first list page answered 304: the column is as its last walk, which went
+        to its end, left it; nothing more to read."""
+        walk.reached = True
+        self.count(walk.source.name, stats.LIST_NOT_MODIFIED, 1)
+        logger.debug("Column unchanged (304): %s", walk.url)
+
+    def note_failure(self, walk: Walk, reason: str) -> None:
+        """A request of *walk* failed for *reason*."""
+        walk.failure = reason
+
+    def unreached(self) -> list[tuple[str, str]]:
+        """(source, reason of the last failure) of each walk whose first list page never
+        answered, its search by label included (a walk found by its label stands in for the
+        gone one)."""
+        return [
+            (walk.source.name, walk.failure)
+            for walk in self.walks
+            if not walk.reached and walk.failure is not None
+        ]
 
     def start_configured(self, url: str, source: Source) -> Walk:
         """The walk of a start URL of *source*: from where its column was found last, if that
@@ -251,17 +320,11 @@ class Walks:
             walk.lookback -= 1
         return self._next_pages(walk, page)
 
-    def rechecks(self, since: datetime, sources: frozenset[str]) -> list[Recheck]:
-        """The known articles of *sources* first seen since then, to fetch again (their
-        records keep the columns they are known in)."""
-        found = [
-            recheck
-            for recheck in self.state.rechecks(since.replace(microsecond=0).isoformat())
-            if recheck.source in sources
-        ]
-        for recheck in found:
+    def recheck(self, rechecks: list[Recheck]) -> None:
+        """Known articles fetched again in this run: their records keep the columns they are
+        known in."""
+        for recheck in rechecks:
             self.columns_of[recheck.id] = list(recheck.columns)
-        return found
 
     def columns(self, article_id: str) -> list[str]:
         return self.columns_of.get(article_id, [])

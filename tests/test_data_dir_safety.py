@@ -207,13 +207,13 @@ def test_a_crawl_refetches_what_a_restored_feed_lacks_in_one_run(
     tmp_path: Path, replica: Replica, server: ReplicaServer, sources_file: Path
 ) -> None:
     data = tmp_path / "data"
-    first = run_crawl(sources_file, data, tmp_path / "run1", NEU_RECHECK_DAYS="0")
+    first = run_crawl(sources_file, data, tmp_path / "run1")
     assert first.returncode == 0, first.stderr
     expected = set(replica.expected_records(server))
     lines = feed_lines(data)
     (data / FEED_FILE).write_bytes(b"".join(lines[: len(lines) // 3]))  # an older backup
 
-    second = run_crawl(sources_file, data, tmp_path / "run2", NEU_RECHECK_DAYS="0")
+    second = run_crawl(sources_file, data, tmp_path / "run2")
     assert second.returncode == 0, second.stderr
     feed = read_feed(data)
     assert {line["url"] for line in feed} == expected
@@ -312,7 +312,7 @@ def test_two_crawls_started_together_one_runs_the_other_refuses_in_one_line(
         out.mkdir()
     crawls = [
         subprocess.Popen(
-            crawl_command(sources_file, data, out, files=False, NEU_RECHECK_DAYS="0"),
+            crawl_command(sources_file, data, out, files=False),
             cwd=PROJECT_ROOT,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -387,7 +387,7 @@ def test_a_crawl_starts_on_a_feed_holding_a_lone_surrogate(
     tmp_path: Path, replica: Replica, server: ReplicaServer, sources_file: Path
 ) -> None:
     data = tmp_path / "data"
-    assert run_crawl(sources_file, data, tmp_path / "run1", NEU_RECHECK_DAYS="0").returncode == 0
+    assert run_crawl(sources_file, data, tmp_path / "run1").returncode == 0
     before = (data / FEED_FILE).read_bytes()
     # A line the state has not taken in yet (as a crash leaves it), whose title is no text.
     line = json.loads(before.splitlines()[0])
@@ -395,11 +395,11 @@ def test_a_crawl_starts_on_a_feed_holding_a_lone_surrogate(
     with (data / FEED_FILE).open("ab") as feed:
         feed.write(json.dumps(line).encode("ascii") + b"\n")
     number = before.count(b"\n") + 1
-    second = run_crawl(sources_file, data, tmp_path / "run2", NEU_RECHECK_DAYS="0")
+    second = run_crawl(sources_file, data, tmp_path / "run2")
     assert second.returncode == 0, second.stderr
     assert f"1 lines are unreadable (line {number})" in second.log
     print(f"lone surrogate on line {number}: the next crawl exit {second.returncode}")
-    third = run_crawl(sources_file, data, tmp_path / "run3", NEU_RECHECK_DAYS="0")
+    third = run_crawl(sources_file, data, tmp_path / "run3")
     assert third.returncode == 0, third.stderr
     assert MISMATCH not in third.log  # reported once; the feed is unchanged since
 

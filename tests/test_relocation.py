@@ -427,7 +427,7 @@ def test_moved_column_is_found_by_its_label_on_the_next_run_and_then_walked_dire
     old_path = replica.move_column("news", "ddyw", "/xwzx/ddyw.htm")
     published = replica.publish("news", "ddyw", n=2)
     server.clear_log()
-    second = run_crawl(sources_file, data, tmp_path / "run2", NEU_RECHECK_DAYS="0")
+    second = run_crawl(sources_file, data, tmp_path / "run2")
     assert second.returncode == 0, second.stderr
 
     # Its new articles landed, exactly as the replica rendered them, and nothing else.
@@ -456,7 +456,7 @@ def test_moved_column_is_found_by_its_label_on_the_next_run_and_then_walked_dire
     assert second.stat("downloader/request_count") == len(expected_paths) <= 24
 
     server.clear_log()
-    third = run_crawl(sources_file, data, tmp_path / "run3", NEU_RECHECK_DAYS="0")
+    third = run_crawl(sources_file, data, tmp_path / "run3")
     assert third.returncode == 0, third.stderr
     assert sorted(entry.path for entry in server.request_log) == sorted(
         ["/robots.txt"] * 3 + first_pages

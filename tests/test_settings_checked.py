@@ -13,7 +13,7 @@ from scrapy.settings import Settings
 
 from crawler import settings as project_settings
 from crawler.commandline import CONFIG_ERROR_EXIT, ConfigError
-from crawler.config import SETTINGS, check_settings
+from crawler.config import SETTINGS, check_settings, recheck_steps
 from replica import ReplicaServer
 from tests.conftest import FAST_SETTINGS, PROJECT_ROOT, crawl_command
 
@@ -43,10 +43,11 @@ def test_every_project_setting_has_its_check_and_its_default_passes_it() -> None
 @pytest.mark.parametrize(
     ("name", "value"),
     [
-        ("NEU_RECHECK_DAYS", "abc"),
-        ("NEU_RECHECK_DAYS", "-1"),
-        ("NEU_RECHECK_DAYS", "nan"),
-        ("NEU_RECHECK_DAYS", "inf"),
+        ("NEU_RECHECK_BUDGET", "abc"),
+        ("NEU_RECHECK_BUDGET", "-1"),
+        ("NEU_RECHECK_BUDGET", "nan"),
+        ("NEU_RECHECK_BUDGET", "inf"),
+        ("NEU_RECHECK_BUDGET", "2.5"),
         ("NEU_FEED_BATCH_SIZE", "0"),
         ("NEU_FEED_BATCH_SIZE", "1.5"),
         ("NEU_MAX_LIST_PAGES", "0"),
@@ -66,27 +67,64 @@ def test_a_bad_number_is_refused_naming_the_setting(name: str, value: str) -> No
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("NEU_RECHECK_DAYS", "0.5"), ("NEU_RECHECK_DAYS", "0"), ("NEU_FEED_BATCH_SIZE", "1")],
+    [("NEU_RECHECK_BUDGET", "0"), ("NEU_RECHECK_BUDGET", "10"), ("NEU_FEED_BATCH_SIZE", "1")],
 )
 def test_a_good_number_given_as_text_passes(name: str, value: str) -> None:
     check_settings(project(**{name: value}))
 
 
 @pytest.mark.parametrize(
-    ("name", "value"), [("NEU_MAX_LIST_PAGES", 2.7), ("NEU_FEED_BATCH_SIZE", True)]
+    ("value", "steps"),
+    [
+        ("1h,1d,7d", (3600, 86_400, 604_800)),
+        (" 7d , 90m,1.5h,1h ", (3600, 5400, 604_800)),  # sorted, once each, spaces aside
+        ("2w", (1_209_600,)),
+        ("1s", (1,)),
+        ("", ()),  # re-checks off
+        (["30m", "1d"], (1800, 86_400)),  # a list, as a settings module may give it
+    ],
 )
-def test_a_number_that_getint_would_truncate_is_refused(name: str, value: object) -> None:
-    with pytest.raises(ConfigError, match=f"^setting {name}: "):
-        check_settings(project(**{name: value}))
-
-
-def test_an_unknown_project_setting_is_refused_as_a_typo_would_be_ignored() -> None:
-    with pytest.raises(ConfigError, match=r"^unknown setting NEU_MAX_LIST_PAGE: "):
-        check_settings(project(NEU_MAX_LIST_PAGE="5"))
+def test_recheck_steps_are_durations_in_seconds(value: object, steps: tuple[int, ...]) -> None:
+    settings = project(NEU_RECHECK_AFTER=value)
+    check_settings(settings)
+    assert recheck_steps(settings) == steps
 
 
 @pytest.mark.parametrize(
-    "setting", ["NEU_RECHECK_DAYS=abc", "NEU_FEED_BATCH_SIZE=0", "NEU_MAX_LINKS_PER_PAGE=x"]
+    ("value", "bad"),
+    [
+        ("1x", "1x"),
+        ("h", "h"),
+        ("0h", "0h"),
+        ("-1d", "-1d"),
+        ("0.2s", "0.2s"),
+        ("nanh", "nanh"),
+        ("1e999d", "1e999d"),
+        ("1h,2", "2"),
+        ("1dd", "1dd"),
+    ],
+)
+def test_a_bad_recheck_step_is_refused_naming_it(value: str, bad: str) -> None:
+    with pytest.raises(ConfigError, match=f"^setting NEU_RECHECK_AFTER: '{bad}' is not a "):
+        check_settings(project(NEU_RECHECK_AFTER=value))
+
+
+def test_the_replaced_recheck_days_setting_names_its_replacements() -> None:
+    with pytest.raises(ConfigError) as raised:
+        check_settings(project(NEU_RECHECK_DAYS="2"))
+    message = str(raised.value)
+    assert message.startswith("setting NEU_RECHECK_DAYS: replaced by NEU_RECHECK_AFTER (")
+    assert "NEU_RECHECK_BUDGET" in message
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        "NEU_RECHECK_AFTER=1x",
+        "NEU_RECHECK_DAYS=2",
+        "NEU_FEED_BATCH_SIZE=0",
+        "NEU_MAX_LINKS_PER_PAGE=x",
+    ],
 )
 def test_crawl_with_a_bad_setting_says_one_line_and_exits_2_before_anything(
     tmp_path: Path, setting: str

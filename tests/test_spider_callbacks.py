@@ -16,6 +16,7 @@ import tomllib
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -43,10 +44,11 @@ from crawler.extensions import StopOnMemoryError
 from crawler.extract.article import parse_article
 from crawler.extract.record import build_record
 from crawler.extract.urls import article_id, canonical_id, canonical_url
-from crawler.items import FetchedArticle, utc_now
+from crawler.items import FetchedArticle
 from crawler.pipelines import FeedPipeline
 from crawler.spiders.neu_news import NeuNewsSpider
 from crawler.store.datadir import NullStore, Store
+from crawler.store.state import PageValidators
 from crawler.walks import Walk
 from tests.conftest import PROJECT_ROOT, assert_valid_record, read_feed
 
@@ -145,8 +147,11 @@ def html_response(
     )
 
 
-def known_record(url: str, number: int, *, crawled_at: str | None = None) -> dict[str, Any]:
-    """A record of 东大要闻 as an earlier run filed it."""
+def known_record(
+    url: str, number: int, *, crawled_at: str | None = None, published: str | None = "2024-08-01"
+) -> dict[str, Any]:
+    """A record of 东大要闻 as an earlier run filed it: by default, first seen in 2024 a month
+    after its publication (past every re-check step then)."""
     html = (
         f"<html><head><title>已知文章{number}</title></head><body><h1>已知文章{number}</h1>"
         f'<div class="v_news_content"><p>{f"第{number}篇已知文章的正文。" * 8}</p></div></body></html>'
@@ -162,7 +167,7 @@ def known_record(url: str, number: int, *, crawled_at: str | None = None) -> dic
         columns=[COLUMN],
         crawled_at=crawled_at or "2024-09-01T00:00:00+00:00",
     )
-    return dict(record)
+    return {**record, "published": published}
 
 
 def seed_data_dir(
@@ -246,7 +251,7 @@ class Crawl:
 
 @asynccontextmanager
 async def open_crawl(
-    tmp_path: Path, mode: str | None = None, **settings: Any
+    tmp_path: Path, mode: str | None = None, *, recheck: str | None = None, **settings: Any
 ) -> AsyncIterator[Crawl]:
     sources = tmp_path / "sources.toml"
     if not sources.exists():
@@ -262,7 +267,10 @@ async def open_crawl(
             **settings,
         },
     )
-    spider = NeuNewsSpider.from_crawler(crawler, **({"mode": mode} if mode else {}))
+    arguments = {"mode": mode, "recheck": recheck}
+    spider = NeuNewsSpider.from_crawler(
+        crawler, **{name: value for name, value in arguments.items() if value}
+    )
     crawler.spider = spider
     crawler.engine = ExecutionEngine(crawler, lambda _: crawler.stop_async())
     await crawler.engine.open_spider_async(close_if_idle=False)
@@ -272,6 +280,11 @@ async def open_crawl(
     finally:
         if crawler.engine.spider is not None:  # unless the crawl closed itself
             await crawler.engine.close_spider_async(reason="finished")
+
+
+def moment_ago(**delta: float) -> str:
+    """An ISO UTC moment that long ago, as the feed writes them."""
+    return (datetime.now(UTC) - timedelta(**delta)).replace(microsecond=0).isoformat()
 
 
 def run(scenario: Callable[[], Coroutine[Any, Any, None]]) -> None:
@@ -373,7 +386,7 @@ def test_incremental_walk_stops_at_the_first_page_whose_oldest_article_is_known(
     seed_data_dir(tmp_path / "data", [known_record(article_url(1), 1)], finished_walks=[DDYW])
 
     async def scenario() -> None:
-        async with open_crawl(tmp_path, NEU_RECHECK_DAYS=0) as crawl:
+        async with open_crawl(tmp_path) as crawl:
             request = crawl.start_request(DDYW)
             body = list_html([3, 2, 1], next_href="/ddyw/9.htm", last_href="/ddyw/1.htm")
             await crawl.read_list(request, body)
@@ -387,7 +400,7 @@ def test_incremental_walk_stops_at_the_first_page_whose_oldest_article_is_known(
 
 def test_article_links_off_the_sources_hosts_are_counted_not_followed(tmp_path: Path) -> None:
     async def scenario() -> None:
-        async with open_crawl(tmp_path, NEU_RECHECK_DAYS=0) as crawl:
+        async with open_crawl(tmp_path) as crawl:
             body = list_html(
                 [2, 1],
                 hrefs=[
@@ -416,7 +429,7 @@ def test_a_sources_hosts_and_article_pattern_widen_what_its_list_pages_list(
     )
 
     async def scenario() -> None:
-        async with open_crawl(tmp_path, NEU_RECHECK_DAYS=0) as crawl:
+        async with open_crawl(tmp_path) as crawl:
             body = list_html(
                 [1],
                 hrefs=[
@@ -523,7 +536,7 @@ def test_article_phase_starts_when_the_list_pages_are_done_and_then_finishes_the
     seed_data_dir(tmp_path / "data", finished_walks=[DDYW])
 
     async def scenario() -> None:
-        async with open_crawl(tmp_path, NEU_RECHECK_DAYS=0) as crawl:
+        async with open_crawl(tmp_path) as crawl:
             spider = crawl.spider
             await crawl.read_list(crawl.start_request(DDYW), list_html([5, 4]))
             assert crawl.store.walk_complete(DDYW)
@@ -548,23 +561,206 @@ def test_article_phase_starts_when_the_list_pages_are_done_and_then_finishes_the
     run(scenario)
 
 
-def test_article_phase_sends_conditional_rechecks_of_recent_articles(tmp_path: Path) -> None:
-    recent = known_record(article_url(7), 7, crawled_at=utc_now())
-    old = known_record(article_url(6), 6)
-    seed_data_dir(tmp_path / "data", [recent, old], etag='"v1"')
+def test_article_phase_sends_conditional_rechecks_of_articles_due_on_their_schedule(
+    tmp_path: Path,
+) -> None:
+    # Undated: each is re-checked from its first sight, the first step an hour after it.
+    due = known_record(article_url(7), 7, crawled_at=moment_ago(hours=2), published=None)
+    fresh = known_record(article_url(8), 8, crawled_at=moment_ago(minutes=5), published=None)
+    old = known_record(article_url(6), 6)  # first seen a month after its day: no step due
+    seed_data_dir(tmp_path / "data", [due, fresh, old], etag='"v1"')
 
     async def scenario() -> None:
-        async with open_crawl(tmp_path, NEU_RECHECK_DAYS=2) as crawl:
+        async with open_crawl(tmp_path) as crawl:
             assert crawl.stat(stats.RECHECK_REQUESTS, DDYW_SOURCE) == 1
-            await crawl.read_list(crawl.start_request(DDYW), list_html([7, 6]))
+            await crawl.read_list(crawl.start_request(DDYW), list_html([8, 7, 6]))
             [recheck] = await crawl.article_phase()
-            assert recheck.url == recent["url"]
+            assert recheck.url == due["url"]
             assert recheck.headers.get("If-None-Match") == b'"v1"'
             assert recheck.meta["handle_httpstatus_list"] == [304]
             assert recheck.dont_filter
             assert recheck.cb_kwargs["walk"] is None
+            assert recheck.cb_kwargs["recheck"] is True
             assert recheck.callback == crawl.spider.parse_article_page
-            assert crawl.spider.walks.columns(recent["id"]) == [COLUMN]
+            assert crawl.spider.walks.columns(due["id"]) == [COLUMN]
+
+    run(scenario)
+
+
+def test_rechecks_past_the_budget_wait_for_the_next_run_newest_first(tmp_path: Path) -> None:
+    records = [
+        known_record(
+            article_url(number), number, crawled_at=moment_ago(hours=2 + number), published=None
+        )
+        for number in (1, 2, 3)
+    ]
+    seed_data_dir(tmp_path / "data", records)
+
+    async def scenario() -> None:
+        async with open_crawl(tmp_path, NEU_RECHECK_BUDGET=2) as crawl:
+            # First seen 3, 4 and 5 hours ago: the two most recent are re-checked.
+            rechecks = [recheck.id for recheck in crawl.spider.rechecks]
+            assert rechecks == [records[0]["id"], records[1]["id"]]
+            assert crawl.stat(stats.RECHECK_REQUESTS, DDYW_SOURCE) == 2
+            assert crawl.stat(stats.RECHECK_DEFERRED, DDYW_SOURCE) == 1
+
+    run(scenario)
+
+
+@pytest.mark.parametrize(
+    ("answer", "done"), [(304, True), (200, True), (503, False), ("refused", False)]
+)
+def test_a_recheck_step_is_done_when_its_answer_arrives(
+    tmp_path: Path, answer: int | str, done: bool
+) -> None:
+    record = known_record(ARTICLE_URL, 1, crawled_at=moment_ago(hours=2), published=None)
+    seed_data_dir(tmp_path / "data", [record], etag='"v1"')
+
+    async def scenario() -> None:
+        async with open_crawl(tmp_path) as crawl:
+            await crawl.read_list(crawl.start_request(DDYW), list_html(hrefs=[ARTICLE_URL]))
+            [recheck] = await crawl.article_phase()
+            result: Response | Failure = (
+                failure_of(DownloadConnectionRefusedError("refused"))
+                if answer == "refused"
+                else html_response(recheck, golden_page(ARTICLE), status=int(answer))
+            )
+            await crawl.scrape(result, recheck)
+            assert crawl.idle() is False
+            assert isinstance(crawl.store, Store)
+            assert bool(crawl.store.recheck_candidates(frozenset({DDYW_SOURCE}), 3600)) is not done
+            if answer == 200:  # the page differs from the seeded record: an edit
+                [line] = [line for line in read_feed(tmp_path / "data") if line["version"] == 2]
+                assert line["id"] == record["id"]
+
+    run(scenario)
+
+
+def test_recheck_all_asks_for_every_known_article_of_the_crawled_sources(tmp_path: Path) -> None:
+    records = [known_record(article_url(number), number) for number in (1, 2)]
+    seed_data_dir(tmp_path / "data", records)
+
+    async def scenario() -> None:
+        async with open_crawl(tmp_path, recheck="all") as crawl:
+            assert sorted(recheck.url for recheck in crawl.spider.rechecks) == sorted(
+                record["url"] for record in records
+            )
+            assert crawl.stat(stats.RECHECK_REQUESTS, DDYW_SOURCE) == 2
+
+    run(scenario)
+
+
+# -- conditional first list pages -------------------------------------------------------------------
+
+LIST_ETAG = '"list-1"'
+
+
+def finished_walk_with_validators(tmp_path: Path, url: str = DDYW) -> None:
+    """What a finished walk of the column left: its first page's validators."""
+    store = Store(tmp_path / "data")
+    try:
+        store.set_walk_complete(canonical_url(url), True)
+        store.set_list_validators(
+            canonical_url(url), PageValidators(LIST_ETAG, "Tue, 01 Sep 2026 01:00:00 GMT", True)
+        )
+    finally:
+        store.close()
+
+
+def test_incremental_walk_asks_for_its_first_page_conditionally_and_304_ends_it(
+    tmp_path: Path,
+) -> None:
+    finished_walk_with_validators(tmp_path)
+
+    async def scenario() -> None:
+        async with open_crawl(tmp_path) as crawl:
+            request = crawl.start_request(DDYW)
+            assert request.headers.get("If-None-Match") == LIST_ETAG.encode()
+            assert request.headers.get("If-Modified-Since") == b"Tue, 01 Sep 2026 01:00:00 GMT"
+            assert request.meta["handle_httpstatus_list"] == [304]
+            await crawl.scrape(html_response(request, b"", status=304), request)
+            assert crawl.scheduled() == []
+            assert crawl.stat(stats.LIST_NOT_MODIFIED, DDYW_SOURCE) == 1
+            assert crawl.stat(stats.LIST_PAGES, DDYW_SOURCE) == 0
+            assert not crawl.idle()
+            assert crawl.store.walk_complete(DDYW)
+
+    run(scenario)
+
+
+@pytest.mark.parametrize("mode", ["backfill", None])
+def test_full_walks_and_later_pages_are_asked_for_unconditionally(
+    tmp_path: Path, mode: str | None
+) -> None:
+    finished_walk_with_validators(tmp_path)
+    if mode is None:  # the last walk did not finish
+        seed_data_dir(tmp_path / "data")
+        store = Store(tmp_path / "data")
+        store.set_walk_complete(DDYW, False)
+        store.close()
+
+    async def scenario() -> None:
+        async with open_crawl(tmp_path, mode) as crawl:
+            request = crawl.start_request(DDYW)
+            assert b"If-None-Match" not in request.headers
+            assert "handle_httpstatus_list" not in request.meta
+            body = list_html([3, 2], next_href="/ddyw/2.htm", last_href="/ddyw/1.htm")
+            response = html_response(request, body, headers={"ETag": '"list-2"'})
+            await crawl.scrape(response, request)
+            later = crawl.scheduled()
+            assert later and all(b"If-None-Match" not in page.headers for page in later)
+            assert crawl.store.list_validators(DDYW) == PageValidators('"list-2"', None, True)
+            assert crawl.stat(stats.LIST_BYTES, DDYW_SOURCE) == len(body)
+
+    run(scenario)
+
+
+def test_home_page_links_are_asked_for_conditionally_when_known(tmp_path: Path) -> None:
+    news, about = "https://english.neu.edu.cn/news.htm", "https://english.neu.edu.cn/focus.htm"
+    finished_walk_with_validators(tmp_path, news)
+    store = Store(tmp_path / "data")
+    store.set_list_validators(canonical_url(about), PageValidators('"about"', None, False))
+    store.close()
+
+    async def scenario() -> None:
+        async with open_crawl(tmp_path) as crawl:
+            home = crawl.start_request(ENGLISH_HOME)
+            body = b'<html><body><a href="/news.htm">News</a><a href="/focus.htm">Focus</a>'
+            candidates = list(crawl.spider.parse_home(html_response(home, body), **home.cb_kwargs))
+            assert [page.headers.get("If-None-Match") for page in candidates] == [
+                LIST_ETAG.encode(),
+                b'"about"',
+            ]
+            for page in candidates:
+                await crawl.scrape(html_response(page, b"", status=304), page)
+            assert crawl.stat(stats.COLUMNS_DISCOVERED, ENGLISH_SOURCE) == 1
+            assert crawl.stat(stats.LIST_NOT_MODIFIED, ENGLISH_SOURCE) == 1
+            assert crawl.stat(stats.skipped("not_a_list"), ENGLISH_SOURCE) == 1
+            assert crawl.scheduled() == []
+
+    run(scenario)
+
+
+# -- unreached columns and home pages, counted at the end ------------------------------------------
+
+
+def test_columns_and_home_pages_never_reached_are_counted_by_reason_at_the_end(
+    tmp_path: Path,
+) -> None:
+    async def scenario() -> None:
+        async with open_crawl(tmp_path, "backfill") as crawl:
+            listing, home = crawl.start_request(DDYW), crawl.start_request(ENGLISH_HOME)
+            await crawl.scrape(failure_of(DownloadTimeoutError("took too long")), listing)
+            await crawl.scrape(failure_of(DownloadConnectionRefusedError("refused")), home)
+            assert crawl.stat(stats.unreached("DownloadTimeoutError"), DDYW_SOURCE) == 0
+            crawl_stats = crawl.crawler.stats
+        assert crawl_stats is not None
+        counted = stats.read(crawl_stats.get_stats(), stats.unreached("DownloadTimeoutError"))
+        assert counted == 1
+        by_source = crawl_stats.get_stats()
+        assert stats.read(by_source, stats.unreached("DownloadTimeoutError"), DDYW_SOURCE) == 1
+        refused = stats.unreached("DownloadConnectionRefusedError")
+        assert stats.read(by_source, refused, ENGLISH_SOURCE) == 1
 
     run(scenario)
 

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+import sqlite3
+import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from crawler.extract.urls import article_id
 from crawler.store.datadir import Outcome, Store
@@ -47,3 +53,100 @@ def test_an_edit_is_a_new_version_and_a_repeat_is_not(tmp_path: Path) -> None:
     known = reopened.state.get(first["id"])
     assert known is not None and known.version == 2
     reopened.close()
+
+
+# -- the re-check schedule: kept with each article, rebuilt from the feed ------------------------
+
+
+def epoch_of(text: str) -> int:
+    return int(datetime.fromisoformat(text).timestamp())
+
+
+def schedules(data_dir: Path) -> dict[str, tuple[int | None, int | None]]:
+    with sqlite3.connect(data_dir / "state.sqlite3") as db:
+        rows = db.execute("SELECT url, anchor, checked FROM articles").fetchall()
+    return {url: (anchor, checked) for url, anchor, checked in rows}
+
+
+DATED = "https://x.neu.edu.cn/info/1002/10.htm"
+UNDATED = "https://x.neu.edu.cn/info/1002/11.htm"
+SEEN = "2026-11-28T00:00:00+00:00"  # 08:00 in Beijing
+
+
+def seed_schedules(data_dir: Path) -> None:
+    store = Store(data_dir)
+    store.add({**record(DATED, BODY), "published": "2026-11-28"})
+    store.add({**record(UNDATED, BODY + "另一篇。"), "published": None})
+    store.close()
+
+
+def test_each_article_keeps_the_anchor_of_its_schedule_and_its_first_sight_as_done(
+    tmp_path: Path,
+) -> None:
+    seed_schedules(tmp_path)
+    assert schedules(tmp_path) == {
+        # Seen at 08:00 Beijing time on its day: anchored at its first sight.
+        DATED: (epoch_of(SEEN), epoch_of(SEEN)),
+        UNDATED: (epoch_of(SEEN), epoch_of(SEEN)),
+    }
+
+
+def test_an_edit_or_an_answered_recheck_marks_the_steps_due_so_far_done(tmp_path: Path) -> None:
+    seed_schedules(tmp_path)
+    store = Store(tmp_path)
+    before = int(time.time())
+    edit = {**record(UNDATED, BODY + "改过了。"), "published": None}
+    assert store.add(edit)[0] is Outcome.UPDATED
+    unchanged = {**record(DATED, BODY), "published": "2026-11-28"}
+    assert store.add(unchanged, recheck_of=article_id(DATED))[0] is Outcome.UNCHANGED
+    store.close()
+    after = schedules(tmp_path)
+    for url in (DATED, UNDATED):
+        anchor, checked = after[url]
+        assert anchor == epoch_of(SEEN)
+        assert checked is not None and checked >= before
+
+
+def test_a_replayed_older_line_sets_no_step_back(tmp_path: Path) -> None:
+    seed_schedules(tmp_path)
+    store = Store(tmp_path)
+    store.set_rechecked(article_id(DATED))
+    known = store.state.get(article_id(DATED))
+    assert known is not None and known.checked is not None and known.checked > epoch_of(SEEN)
+    store.state.put(
+        article_id=known.id, url=DATED, source=known.source, version=1, first_seen=SEEN,
+        content_hash=known.content_hash, body_hash=None, columns=[],
+        anchor=epoch_of(SEEN), checked=epoch_of(SEEN),
+    )  # fmt: skip
+    replayed = store.state.get(article_id(DATED))
+    store.close()
+    assert replayed is not None and replayed.checked == known.checked
+
+
+def test_a_state_from_before_schedules_gets_them_from_the_feed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    seed_schedules(tmp_path)
+    expected = schedules(tmp_path)
+    with sqlite3.connect(tmp_path / "state.sqlite3") as db:  # the state file as it was
+        db.execute("DROP INDEX articles_unscheduled")
+        db.execute("ALTER TABLE articles DROP COLUMN anchor")
+        db.execute("ALTER TABLE articles DROP COLUMN checked")
+    with caplog.at_level(logging.INFO, logger="crawler.store.datadir"):
+        Store(tmp_path).close()
+    assert schedules(tmp_path) == expected
+    assert "Gave 2 known articles their re-check schedule from the feed" in caplog.text
+    assert "does not hold what the state knew" not in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="crawler.store.datadir"):
+        Store(tmp_path).close()  # once is enough
+    assert "re-check schedule" not in caplog.text
+
+
+def test_a_state_rebuilt_from_the_feed_has_the_schedules(tmp_path: Path) -> None:
+    seed_schedules(tmp_path)
+    expected = schedules(tmp_path)
+    for name in ("state.sqlite3", "state.sqlite3-wal", "state.sqlite3-shm"):
+        (tmp_path / name).unlink(missing_ok=True)
+    Store(tmp_path).close()
+    assert schedules(tmp_path) == expected

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 import pytest
 
@@ -17,6 +16,7 @@ from crawler.extract.listing import ListedArticle, ListPage
 from crawler.extract.urls import canonical_id, canonical_url
 from crawler.sources import Source
 from crawler.store.datadir import Recheck
+from crawler.store.state import PageValidators
 from crawler.walks import Search, Walk, Walks
 
 BASE = "https://neunews.neu.edu.cn"
@@ -33,8 +33,7 @@ class DictState:
     known: set[str] = field(default_factory=set)
     complete: dict[str, bool] = field(default_factory=dict)
     columns: dict[str, list[str]] = field(default_factory=dict)
-    recheck_list: list[Recheck] = field(default_factory=list)
-    asked_since: list[str] = field(default_factory=list)
+    validators: dict[str, PageValidators] = field(default_factory=dict)
     events: list[tuple[str, str, bool] | tuple[str]] = field(default_factory=list)
     # (source, label, canonical configured URL) -> where the column was found
     relocated: dict[tuple[str, str, str], str] = field(default_factory=dict)
@@ -56,9 +55,11 @@ class DictState:
     def flush(self) -> None:
         self.events.append(("flush",))
 
-    def rechecks(self, first_seen_after: str) -> list[Recheck]:
-        self.asked_since.append(first_seen_after)
-        return list(self.recheck_list)
+    def list_validators(self, key: str) -> PageValidators | None:
+        return self.validators.get(key)
+
+    def set_list_validators(self, key: str, validators: PageValidators) -> None:
+        self.validators[key] = validators
 
     def relocated_column(self, source: str, label: str, configured: str) -> str | None:
         return self.relocated.get((source, label, configured))
@@ -418,17 +419,128 @@ def test_fail_marks_the_walk_unfinished_and_finish_completes_the_others() -> Non
     assert not done.failed
 
 
-def test_rechecks_keep_the_asked_sources_and_their_known_columns() -> None:
-    mine = Recheck("a" * 16, f"{BASE}/info/1002/1.htm", SOURCE.name, [COLUMN], {})
-    theirs = Recheck("b" * 16, f"{BASE}/info/1003/2.htm", "english", ["News"], {})
-    state = DictState(recheck_list=[mine, theirs])
-    walks = make_walks(state, Counts())
-    since = datetime(2024, 5, 1, 8, 0, 0, 123456, tzinfo=UTC)
+def test_rechecked_articles_keep_their_known_columns() -> None:
+    recheck = Recheck("a" * 16, f"{BASE}/info/1002/1.htm", SOURCE.name, [COLUMN], {}, 0, 0)
+    walks = make_walks(DictState(), Counts())
+    walks.recheck([recheck])
+    assert walks.columns(recheck.id) == [COLUMN]
+    assert walks.columns("b" * 16) == []
 
-    assert walks.rechecks(since, frozenset({SOURCE.name})) == [mine]
-    assert state.asked_since == ["2024-05-01T08:00:00+00:00"]
-    assert walks.columns(mine.id) == [COLUMN]
-    assert walks.columns(theirs.id) == []
+
+# -- conditional first list pages ------------------------------------------------------------------
+
+ETAG, MODIFIED = '"v1"', "Tue, 01 Sep 2026 01:00:00 GMT"
+CONDITIONAL = {"If-None-Match": ETAG, "If-Modified-Since": MODIFIED}
+
+
+def test_first_list_page_validators_are_kept_from_its_200_only() -> None:
+    state, counts = DictState(), Counts()
+    walks = make_walks(state, counts, backfill=True)
+    walk = walks.start(FIRST, SOURCE, COLUMN)
+    walks.arrived(walk, 1200, (ETAG, MODIFIED))
+    walks.read(walk, list_page([3, 2], next_url=vsb_page(9)), FIRST)
+    walks.arrived(walk, 800, ('"page-9"', None))  # a later page: its validators are not kept
+    assert state.validators == {walk.key: PageValidators(ETAG, MODIFIED, True)}
+    assert walk.reached
+    assert counts[(SOURCE.name, stats.LIST_BYTES)] == 2000
+
+
+def test_a_first_page_without_validators_forgets_the_old_ones() -> None:
+    state = DictState(validators={canonical_url(FIRST): PageValidators(ETAG, None, True)})
+    walks = make_walks(state, Counts())
+    walks.arrived(walks.start(FIRST, SOURCE, COLUMN), 10, (None, None))
+    assert state.validators == {canonical_url(FIRST): PageValidators(None, None, True)}
+
+
+@pytest.mark.parametrize(
+    ("backfill", "last_walk_complete", "headers"),
+    [(False, True, CONDITIONAL), (False, False, {}), (True, True, {})],
+)
+def test_only_an_incremental_walk_asks_whether_its_first_page_changed(
+    backfill: bool, last_walk_complete: bool, headers: dict[str, str]
+) -> None:
+    key = canonical_url(FIRST)
+    state = DictState(
+        complete={key: last_walk_complete},
+        validators={key: PageValidators(ETAG, MODIFIED, True)},
+    )
+    walks = make_walks(state, Counts(), backfill=backfill)
+    walk = walks.start(FIRST, SOURCE, COLUMN)
+    assert walks.conditional_headers(walk) == headers
+    assert walks.candidate_headers(FIRST) == headers
+
+
+def test_a_page_the_label_led_to_is_not_asked_conditionally() -> None:
+    key = canonical_url(MOVED)
+    state = DictState(
+        complete={canonical_url(FIRST): True, key: True},
+        validators={key: PageValidators(ETAG, None, True)},
+    )
+    walks = make_walks(state, Counts())
+    walk = walks.start_configured(FIRST, SOURCE)
+    walks.search(walk)
+    moved = walks.relocate(walk, MOVED)
+    assert moved is not None and not moved.full
+    assert walks.conditional_headers(moved) == {}
+
+
+def test_a_linked_page_that_was_no_list_is_asked_conditionally_and_stays_none() -> None:
+    state, counts = DictState(), Counts()
+    about = f"{BASE}/about.htm"
+    walks = make_walks(state, counts, backfill=True)
+    walks.not_a_list(OTHER, about, (ETAG, None))
+    assert walks.was_not_a_list(about)
+    assert counts[(OTHER.name, stats.skipped("not_a_list"))] == 1
+    # No walk of it ever finished, yet the next incremental run asks whether it changed.
+    assert make_walks(state, counts).candidate_headers(about) == {"If-None-Match": ETAG}
+    walks.not_a_list(OTHER, about, None)  # a 304: nothing to keep
+    assert state.validators == {canonical_url(about): PageValidators(ETAG, None, False)}
+    assert not walks.was_not_a_list(FIRST)
+
+
+def test_an_unchanged_column_is_counted_reached_and_finished() -> None:
+    state, counts = DictState(), Counts()
+    walks, walk = incremental(state, counts)
+    walks.not_modified(walk)
+    assert walk.reached and walk.pages == 0
+    assert counts[(SOURCE.name, stats.LIST_NOT_MODIFIED)] == 1
+    walks.finish()
+    assert state.complete[walk.key] is True
+    assert walks.unreached() == []
+
+
+# -- unreached columns -------------------------------------------------------------------------------
+
+
+def test_a_walk_whose_first_page_never_answered_is_unreached_by_its_last_failure() -> None:
+    walks = make_walks(DictState(), Counts())
+    refused = walks.start(FIRST, SOURCE, COLUMN)
+    reached = walks.start(OTHER.start_urls[0], OTHER, "媒体东大")
+    quiet = walks.start(f"{BASE}/tzgg.htm", OTHER, "通知公告")  # no answer, no failure yet
+    walks.note_failure(refused, "TimeoutError")
+    walks.note_failure(refused, "ConnectionRefusedError")
+    walks.arrived(reached, 10, (None, None))
+    walks.note_failure(reached, "http_503")  # an article: its column was reached
+    assert walks.unreached() == [(SOURCE.name, "ConnectionRefusedError")]
+    assert not quiet.reached
+
+
+def test_a_column_found_by_its_label_stands_in_for_its_gone_first_page() -> None:
+    walks = make_walks(DictState(), Counts())
+    gone = walks.start_configured(FIRST, SOURCE)
+    walks.note_failure(gone, "http_404")
+    walks.search(gone)
+    moved = walks.relocate(gone, MOVED)
+    assert moved is not None
+    assert walks.unreached() == []  # not yet failed: the found page may still answer
+    walks.note_failure(moved, "TimeoutError")
+    assert walks.unreached() == [(SOURCE.name, "TimeoutError")]
+    lost = make_walks(DictState(), Counts())
+    never_found = lost.start_configured(FIRST, SOURCE)
+    lost.note_failure(never_found, "http_404")
+    lost.search(never_found)
+    assert lost.relocate(never_found, None) is None
+    assert lost.unreached() == [(SOURCE.name, "http_404")]
 
 
 # -- columns found again by their label ------------------------------------------------------------

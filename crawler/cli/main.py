@@ -12,7 +12,7 @@ import logging
 import sys
 from importlib import metadata
 
-from crawler.cli import discover, extract, feed
+from crawler.cli import discover, extract, feed, recheck
 
 # Subcommands owned by the scheduler package; their arguments are its business.
 SCHEDULER_COMMANDS = ("schedule", "status", "health", "serve")
@@ -44,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     feed.add_commands(commands)
     discover.add_command(commands)
     extract.add_command(commands)
+    recheck.add_command(commands)
     # Listed for --help only: main() hands these to the scheduler before parsing.
     commands.add_parser("schedule", help="run the crawl scheduler (see: neu-news schedule -h)")
     commands.add_parser("status", help="show the scheduler's status (see: neu-news status -h)")

@@ -5,8 +5,9 @@ pipeline, which owns the data directory."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime, timedelta
+from itertools import islice
 from typing import Any, Self
 
 import scrapy
@@ -31,10 +32,18 @@ from crawler.extraction import ArticleExtractor, header
 from crawler.failures import failed_request, failure_reason, is_gone, is_permanent
 from crawler.items import FetchedArticle
 from crawler.pipelines import FeedPipeline
+from crawler.rechecks import Schedule
 from crawler.sources import Source
+from crawler.store.datadir import NullStore, Recheck, Store
 from crawler.walks import Walk, Walks, is_column, source_of
 
 logger = logging.getLogger(__name__)
+
+# Re-check requests handed to the engine at a time: all the known articles of a
+# `-a recheck=all` run become requests a batch at a time, not all at once.
+RECHECK_BATCH = 1000
+# What a conditional request lets through to its callback besides 2xx.
+NOT_MODIFIED_META = {"handle_httpstatus_list": [304]}
 
 
 class NeuNewsSpider(scrapy.Spider):
@@ -49,34 +58,54 @@ class NeuNewsSpider(scrapy.Spider):
     extractor: ArticleExtractor
     max_page_tags: int
 
-    def __init__(self, mode: str | None = None, sources: str | None = None, **kwargs: Any):
+    def __init__(
+        self,
+        mode: str | None = None,
+        sources: str | None = None,
+        recheck: str | None = None,
+        **kwargs: Any,
+    ):
         super().__init__(**kwargs)
         self.mode_arg = mode
         self.sources_arg = sources
+        self.recheck_arg = recheck
         self.sources: list[Source] = []
         self.mode = "incremental"
         self.hosts: frozenset[str] = frozenset()
-        # Conditional re-fetches of recently first-seen articles, sent with the articles.
-        self.rechecks: list[scrapy.Request] = []
+        self.schedule = Schedule((), 0)
+        self.recheck_all = False
+        # Known articles to fetch again (conditionally) to catch edits, sent with the articles.
+        self.rechecks: Iterator[Recheck] = iter(())
+        # (source, reason) of each home page start URL that failed.
+        self.failed_homes: list[tuple[str, str]] = []
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
         spider: Self = super().from_crawler(crawler, *args, **kwargs)
-        config = crawl_config(crawler.settings, spider.mode_arg, spider.sources_arg)
+        config = crawl_config(
+            crawler.settings, spider.mode_arg, spider.sources_arg, spider.recheck_arg
+        )
         spider.sources = config.sources
         spider.mode = config.mode
+        spider.schedule = config.rechecks
+        spider.recheck_all = config.recheck_all
         spider.hosts = frozenset().union(*(source.hosts for source in config.sources))
         spider.extractor = ArticleExtractor.from_crawler(crawler)
         spider.max_page_tags = crawler.settings.getint("NEU_MAX_PAGE_TAGS")
         crawler.signals.connect(spider.start_article_phase, signal=signals.spider_idle)
         crawler.signals.connect(spider.callback_failed, signal=signals.spider_error)
+        # Connected before the extensions are built: counted before the stats file is written.
+        crawler.signals.connect(spider.count_unreached, signal=signals.spider_closed)
         return spider
+
+    @property
+    def store(self) -> Store | NullStore:
+        return FeedPipeline.of(self.crawler).store
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         settings = self.crawler.settings
-        store = FeedPipeline.of(self.crawler).store
         self.walks = Walks(
-            store,
+            self.store,
             self._count,
             backfill=self.mode == "backfill",
             lookback_pages=settings.getint("NEU_LOOKBACK_PAGES"),
@@ -100,15 +129,31 @@ class NeuNewsSpider(scrapy.Spider):
                     )
                 else:
                     yield self._list_request(self.walks.start_configured(url, source))
-        recheck_days = settings.getfloat("NEU_RECHECK_DAYS")
-        if recheck_days > 0:
-            since = datetime.now(UTC) - timedelta(days=recheck_days)
-            self.rechecks = list(self._recheck_requests(since))
+        rechecks = self._rechecks()
+        self.walks.recheck(rechecks)
+        self.rechecks = iter(rechecks)
+
+    def _rechecks(self) -> list[Recheck]:
+        """The known articles this run fetches again: every one with ``-a recheck=all``, else
+        those due on the schedule, within its budget (the rest counted, left for later)."""
+        names = frozenset(source.name for source in self.sources)
+        if self.recheck_all:
+            rechecks = self.store.known_articles(names)
+        else:
+            candidates = self.store.recheck_candidates(names, self.schedule.last_step)
+            rechecks, left = self.schedule.pick(candidates, int(time.time()))
+            for recheck in left:
+                self._count(recheck.source, stats.RECHECK_DEFERRED)
+            if left:
+                logger.info("Re-check budget reached: %d due re-checks left for later", len(left))
+        for recheck in rechecks:
+            self._count(recheck.source, stats.RECHECK_REQUESTS)
+        return rechecks
 
     def start_article_phase(self) -> None:
-        """When no list page is left to read, fetch the articles they listed; when nothing is
-        left at all, the walks that met no failure are finished."""
-        requests, self.rechecks = [*self.rechecks, *self._article_requests()], []
+        """When no list page is left to read, fetch the articles they listed and the next
+        re-checks; when nothing is left at all, the walks that met no failure are finished."""
+        requests = [*self._recheck_requests(), *self._article_requests()]
         if not requests:
             self.walks.finish()
             return
@@ -126,27 +171,45 @@ class NeuNewsSpider(scrapy.Spider):
         html = self._html(response, source)
         for link in find_column_links(html, response.url) if html is not None else []:
             if source.allows(link.url):
+                headers = self.walks.candidate_headers(link.url)
                 yield scrapy.Request(
                     link.url,
                     callback=self.parse_candidate_list,
                     errback=self.request_failed,
                     cb_kwargs={"source": source, "label": link.label},
+                    headers=headers,
+                    meta=NOT_MODIFIED_META if headers else None,
                 )
 
     def parse_candidate_list(
         self, response: Response, source: Source, label: str
     ) -> Iterator[scrapy.Request]:
-        """A page linked from a home page: crawled as a column if it looks like a list."""
+        """A page linked from a home page: crawled as a column if it looks like a list. A 304
+        says it is as it was: no list, or a column walked to its end, unchanged."""
+        if response.status == 304:
+            if self.walks.was_not_a_list(response.url):
+                self.walks.not_a_list(source, response.url, None)
+            else:
+                self.walks.not_modified(self._discovered(response.url, source, label))
+            return
         page = self._list_page(response, source)
         if page is None or not is_column(page):
-            self._count(source.name, stats.skipped("not_a_list"))
+            self.walks.not_a_list(source, response.url, _validators(response))
             return
-        self._count(source.name, stats.COLUMNS_DISCOVERED)
-        walk = self.walks.start(response.url, source, source.column or label)
+        walk = self._discovered(response.url, source, label)
+        self.walks.arrived(walk, len(response.body), _validators(response))
         for url in self.walks.read(walk, page, response.url):
             yield self._list_request(walk, url)
 
+    def _discovered(self, url: str, source: Source, label: str) -> Walk:
+        self._count(source.name, stats.COLUMNS_DISCOVERED)
+        return self.walks.start(url, source, source.column or label)
+
     def parse_list_page(self, response: Response, walk: Walk) -> Iterator[scrapy.Request]:
+        if response.status == 304:
+            self.walks.not_modified(walk)
+            return
+        self.walks.arrived(walk, len(response.body), _validators(response))
         page = self._list_page(response, walk.source)
         if page is None:
             self._count(walk.source.name, stats.skipped("unparsable_list"))
@@ -171,21 +234,33 @@ class NeuNewsSpider(scrapy.Spider):
             yield self._list_request(moved, dont_filter=True)
 
     async def parse_article_page(
-        self, response: Response, source: Source, listed: ListedArticle, walk: Walk | None
+        self,
+        response: Response,
+        source: Source,
+        listed: ListedArticle,
+        walk: Walk | None,
+        recheck: bool = False,
     ) -> AsyncIterator[FetchedArticle]:
+        """An article page; for a re-check, its answer makes the steps due so far done (a
+        page filed as a record, by the feed pipeline, once its line is written)."""
         if response.status == 304:
             self._count(source.name, stats.RECHECK_NOT_MODIFIED)
+            if recheck:
+                self.store.set_rechecked(listed.id)
             return
         html = self._html(response, source)
         columns = self.walks.columns(listed.id)
+        recheck_of = listed.id if recheck else None
         article = (
-            await self.extractor.article(response, html, source, listed, columns)
+            await self.extractor.article(response, html, source, listed, columns, recheck_of)
             if html is not None
             else None
         )
         if article is None:
             self._count(source.name, stats.skipped("unparsable_article"))
             logger.warning("Not an article page (empty or not HTML): %s", response.url)
+            if recheck:
+                self.store.set_rechecked(listed.id)
             return
         yield article
 
@@ -196,6 +271,10 @@ class NeuNewsSpider(scrapy.Spider):
         source, walk = _source_and_walk(request.cb_kwargs)
         reason = failure_reason(failure.value)
         self._count(source.name, stats.failed(reason))
+        if walk is not None:
+            self.walks.note_failure(walk, reason)
+        elif request.callback == self.parse_home:
+            self.failed_homes.append((source.name, reason))
         if walk is not None and is_gone(reason) and self.walks.may_search(walk):
             logger.info("Gone (%s): %s; looking for column %r", reason, request.url, walk.column)
             yield self._search_request(walk)
@@ -207,6 +286,12 @@ class NeuNewsSpider(scrapy.Spider):
             self.walks.search_failed(walk)
         else:
             self.walks.fail(walk)
+
+    def count_unreached(self) -> None:
+        """At the end of the run: each column whose first list page never answered, and each
+        home page that failed, counted by the reason of its last failure."""
+        for source, reason in [*self.walks.unreached(), *self.failed_homes]:
+            self._count(source, stats.unreached(reason))
 
     def callback_failed(self, failure: Failure, response: Response | None) -> None:
         """A callback raised: its page is not done, so neither is its column's walk. (Scrapy
@@ -223,13 +308,17 @@ class NeuNewsSpider(scrapy.Spider):
     def _list_request(
         self, walk: Walk, url: str | None = None, *, dont_filter: bool = False
     ) -> scrapy.Request:
-        """A list page of *walk* (its first page without *url*)."""
+        """A list page of *walk* (its first page without *url*, conditional when the walk is
+        incremental)."""
+        headers = self.walks.conditional_headers(walk) if url is None else {}
         return scrapy.Request(
             url or walk.url,
             callback=self.parse_list_page,
             errback=self.request_failed,
             cb_kwargs={"walk": walk},
             dont_filter=dont_filter,
+            headers=headers,
+            meta=NOT_MODIFIED_META if headers else None,
         )
 
     def _search_request(self, walk: Walk) -> scrapy.Request:
@@ -244,9 +333,17 @@ class NeuNewsSpider(scrapy.Spider):
         )
 
     def _article_request(
-        self, source: Source, listed: ListedArticle, walk: Walk | None, **options: Any
+        self,
+        source: Source,
+        listed: ListedArticle,
+        walk: Walk | None,
+        *,
+        recheck: bool = False,
+        **options: Any,
     ) -> scrapy.Request:
-        cb_kwargs = {"source": source, "listed": listed, "walk": walk}
+        cb_kwargs: dict[str, Any] = {"source": source, "listed": listed, "walk": walk}
+        if recheck:
+            cb_kwargs["recheck"] = True
         return scrapy.Request(
             listed.url,
             callback=self.parse_article_page,
@@ -259,18 +356,18 @@ class NeuNewsSpider(scrapy.Spider):
         for fetch in self.walks.take_pending():
             yield self._article_request(fetch.walk.source, fetch.article, fetch.walk)
 
-    def _recheck_requests(self, since: datetime) -> Iterator[scrapy.Request]:
-        """Conditional requests for the articles first seen since then, to catch their edits."""
+    def _recheck_requests(self) -> Iterator[scrapy.Request]:
+        """Conditional requests for the next batch of re-checks."""
         by_name = {source.name: source for source in self.sources}
-        for recheck in self.walks.rechecks(since, frozenset(by_name)):
-            self._count(recheck.source, stats.RECHECK_REQUESTS)
+        for recheck in islice(self.rechecks, RECHECK_BATCH):
             listed = ListedArticle(recheck.url, recheck.url, recheck.id)
             yield self._article_request(
                 by_name[recheck.source],
                 listed,
                 None,
+                recheck=True,
                 headers=recheck.headers,
-                meta={"handle_httpstatus_list": [304]},
+                meta=NOT_MODIFIED_META,
                 dont_filter=True,
             )
 
@@ -308,6 +405,11 @@ class NeuNewsSpider(scrapy.Spider):
     def _count(self, source: str, key: str, amount: int = 1) -> None:
         assert self.crawler.stats is not None
         stats.count(self.crawler.stats, source, key, amount)
+
+
+def _validators(response: Response) -> tuple[str | None, str | None]:
+    """The (ETag, Last-Modified) a response carried."""
+    return header(response, b"ETag"), header(response, b"Last-Modified")
 
 
 def _source_and_walk(cb_kwargs: dict[str, Any]) -> tuple[Source, Walk | None]:

@@ -18,12 +18,14 @@ import hashlib
 import logging
 import os
 import sqlite3
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from crawler.items import utc_now
+from crawler.rechecks import anchor_of, epoch
 from crawler.store.feed import (
     FEED_FILE,
     FeedWriter,
@@ -35,7 +37,7 @@ from crawler.store.feed import (
 )
 from crawler.store.files import open_no_link, refuse_links
 from crawler.store.locks import DataDirError, lock_data_dir
-from crawler.store.state import STATE_FILE, State, merge_columns
+from crawler.store.state import STATE_FILE, KnownArticle, PageValidators, State, merge_columns
 from crawler.text import normalize_space
 
 logger = logging.getLogger(__name__)
@@ -59,13 +61,16 @@ Validators = tuple[str | None, str | None]
 
 @dataclass(frozen=True)
 class Recheck:
-    """A known article to fetch again, conditionally, to catch an edit."""
+    """A known article to fetch again, conditionally, to catch an edit; *anchor* and *checked*
+    are its re-check schedule (``crawler.rechecks``)."""
 
     id: str
     url: str
     source: str
     columns: list[str]
     headers: dict[str, str]
+    anchor: int
+    checked: int
 
 
 def conditional_headers(etag: str | None, last_modified: str | None) -> dict[str, str]:
@@ -159,18 +164,24 @@ class Store:
     def is_known(self, article_id: str) -> bool:
         return self.state.is_known(article_id)
 
-    def rechecks(self, first_seen_after: str) -> list[Recheck]:
-        """Conditional re-fetches of the articles first seen at or after *first_seen_after*."""
-        return [
-            Recheck(
-                id=known.id,
-                url=known.url,
-                source=known.source,
-                columns=known.columns,
-                headers=conditional_headers(known.etag, known.last_modified),
-            )
-            for known in self.state.first_seen_since(first_seen_after)
-        ]
+    def recheck_candidates(self, sources: frozenset[str], last_step: int) -> list[Recheck]:
+        """The articles of *sources* with a re-check step not done yet, were *last_step* the
+        last one (``crawler.rechecks.Schedule`` picks the due ones)."""
+        return [_recheck(known) for known in self.state.unfinished_schedules(sources, last_step)]
+
+    def known_articles(self, sources: frozenset[str]) -> list[Recheck]:
+        """Every known article of *sources*, to re-check, the most recently published first."""
+        return [_recheck(known) for known in self.state.of_sources(sources)]
+
+    def set_rechecked(self, article_id: str) -> None:
+        """A re-check of *article_id* was answered: its steps due by now are done."""
+        self.state.set_checked(article_id, int(time.time()))
+
+    def list_validators(self, key: str) -> PageValidators | None:
+        return self.state.list_validators(key)
+
+    def set_list_validators(self, key: str, validators: PageValidators) -> None:
+        self.state.set_list_validators(key, validators)
 
     def walk_complete(self, key: str) -> bool:
         return self.state.walk_complete(key)
@@ -194,12 +205,26 @@ class Store:
         record: Mapping[str, Any],
         validators: Validators | None = None,
         listed_as: tuple[str, str] | None = None,
+        recheck_of: str | None = None,
     ) -> tuple[Outcome, dict[str, Any] | None]:
         """File one crawled record; return what it was and the feed line written, if any.
 
         *validators*: the (ETag, Last-Modified) its response carried; *listed_as*: the (id, URL)
-        it was listed as, when a redirect brought it to another URL.
+        it was listed as, when a redirect brought it to another URL; *recheck_of*: the known
+        article it re-checked, whose due steps are done once the record is filed (after its
+        line: a step done without the edit's line would hide the edit).
         """
+        filed = self._file(record, validators, listed_as)
+        if recheck_of is not None:
+            self.set_rechecked(recheck_of)
+        return filed
+
+    def _file(
+        self,
+        record: Mapping[str, Any],
+        validators: Validators | None,
+        listed_as: tuple[str, str] | None,
+    ) -> tuple[Outcome, dict[str, Any] | None]:
         article_id = str(record["id"])
         columns = list(record.get("columns") or [])
         validators = validators if validators and any(validators) else None
@@ -250,6 +275,7 @@ class Store:
             content_hash=content,
             body_hash=body,
             columns=list(line.get("columns") or []),
+            **_schedule(line),
         )
 
     def _reconcile(self) -> None:
@@ -257,7 +283,7 @@ class Store:
         it (one ``fstat``): replay the lines a crash left uncommitted, forget what the feed
         lacks, set back what it holds at an older version, take in what the state never knew."""
         recorded, found = self.state.feed_stamp, self.feed.stamp()
-        if recorded == found:
+        if recorded == found and not self.state.unscheduled():
             return
         committed = self.state.feed_offset
         # Lines past the committed size are the last run's own, if the feed is still its file.
@@ -267,12 +293,16 @@ class Store:
         bad: list[int] = []
         self.state.scan_feed(self._scanned_lines(bad))
         forgotten = self.state.forget_unscanned()
-        recovered = taken = behind = 0
+        recovered = taken = behind = scheduled = 0
         with self.feed_path.open("rb") as file:
             for offset, version, known in self.state.scan_differences():
                 file.seek(offset)
                 line = read_record(file.readline())
                 assert line is not None  # it was scanned as a record
+                if known == version:  # known as it is, but from before re-check schedules
+                    self.state.set_schedule(str(line["id"]), **_schedule(line))
+                    scheduled += 1
+                    continue
                 self._remember(line, *digests(line))
                 if known is not None and known > version:
                     self.state.forget_validators(str(line["id"]))
@@ -283,6 +313,8 @@ class Store:
                     taken += 1
         self.state.end_scan()
         self.flush()
+        if scheduled:
+            logger.info("Gave %d known articles their re-check schedule from the feed", scheduled)
         if forgotten or behind or taken or bad:
             self._warn_mismatch(forgotten, behind, taken + recovered, bad, known_before)
         elif recovered:
@@ -343,8 +375,20 @@ class NullStore:
     def is_known(self, article_id: str) -> bool:
         return False
 
-    def rechecks(self, first_seen_after: str) -> list[Recheck]:
+    def recheck_candidates(self, sources: frozenset[str], last_step: int) -> list[Recheck]:
         return []
+
+    def known_articles(self, sources: frozenset[str]) -> list[Recheck]:
+        return []
+
+    def set_rechecked(self, article_id: str) -> None:
+        pass
+
+    def list_validators(self, key: str) -> PageValidators | None:
+        return None
+
+    def set_list_validators(self, key: str, validators: PageValidators) -> None:
+        pass
 
     def walk_complete(self, key: str) -> bool:
         return False
@@ -366,6 +410,7 @@ class NullStore:
         record: Mapping[str, Any],
         validators: Validators | None = None,
         listed_as: tuple[str, str] | None = None,
+        recheck_of: str | None = None,
     ) -> tuple[Outcome, dict[str, Any] | None]:
         return Outcome.NEW, dict(record)
 
@@ -379,6 +424,27 @@ class NullStore:
 def open_store(data_dir: str, batch_size: int) -> Store | NullStore:
     """The data directory a crawl keeps its feed in, or ``NullStore`` when *data_dir* is empty."""
     return Store(Path(data_dir), batch_size=batch_size) if data_dir else NullStore()
+
+
+def _recheck(known: KnownArticle) -> Recheck:
+    assert known.anchor is not None and known.checked is not None  # filled on open
+    return Recheck(
+        id=known.id,
+        url=known.url,
+        source=known.source,
+        columns=known.columns,
+        headers=conditional_headers(known.etag, known.last_modified),
+        anchor=known.anchor,
+        checked=known.checked,
+    )
+
+
+def _schedule(line: Mapping[str, Any]) -> dict[str, int]:
+    """The re-check schedule of a feed line's article: its anchor, and its steps done up to
+    the line's fetch (its first sight, or the edit it records; now if the line names none)."""
+    fetched = epoch(line.get("updated_at")) or epoch(line.get("first_seen")) or int(time.time())
+    seen = epoch(line.get("first_seen")) or fetched
+    return {"anchor": anchor_of(line.get("published"), seen), "checked": fetched}
 
 
 def _feed_line(

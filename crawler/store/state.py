@@ -12,6 +12,7 @@ import sqlite3
 from collections.abc import Iterable
 from dataclasses import astuple, dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from crawler.store.feed import FeedStamp
 
@@ -19,6 +20,9 @@ from crawler.store.feed import FeedStamp
 STATE_FILE = "state.sqlite3"
 
 SCHEMA = """
+-- anchor and checked are an article's re-check schedule (crawler.rechecks), in Unix seconds:
+-- the moment its steps count from, and the one up to which they are done; NULL in a state from
+-- before schedules, until filled from the feed.
 CREATE TABLE IF NOT EXISTS articles (
     id TEXT PRIMARY KEY,
     url TEXT NOT NULL,
@@ -29,7 +33,9 @@ CREATE TABLE IF NOT EXISTS articles (
     body_hash TEXT,
     columns TEXT NOT NULL,
     etag TEXT,
-    last_modified TEXT
+    last_modified TEXT,
+    anchor INTEGER,
+    checked INTEGER
 );
 CREATE INDEX IF NOT EXISTS articles_body_hash ON articles (body_hash);
 CREATE INDEX IF NOT EXISTS articles_first_seen ON articles (first_seen);
@@ -50,8 +56,28 @@ CREATE TABLE IF NOT EXISTS relocated_columns (
     url TEXT NOT NULL,
     PRIMARY KEY (source, label)
 );
+-- The ETag and Last-Modified of each column's first list page (by its canonical URL) at its
+-- last 200, sent back by the next incremental walk: a 304 says the column is unchanged. Also
+-- those of the pages a home page links that were no list (is_list 0): a 304, still none.
+CREATE TABLE IF NOT EXISTS list_validators (
+    key TEXT PRIMARY KEY,
+    etag TEXT,
+    last_modified TEXT,
+    is_list INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+# Columns added since the first states, with their types: added to an older file on open.
+ADDED_COLUMNS = {"anchor": "INTEGER", "checked": "INTEGER"}
+# After the added columns exist: finds the articles whose schedule is still to fill at once.
+SCHEDULE_INDEX = (
+    "CREATE INDEX IF NOT EXISTS articles_unscheduled ON articles (id) WHERE anchor IS NULL"
+)
+# What a known article's lookups read.
+ARTICLE_COLUMNS = (
+    "id, url, source, version, first_seen, content_hash, columns, etag, last_modified, anchor, "
+    "checked"
+)
 
 
 @dataclass(frozen=True)
@@ -65,6 +91,16 @@ class KnownArticle:
     columns: list[str]
     etag: str | None
     last_modified: str | None
+    anchor: int | None
+    checked: int | None
+
+
+class PageValidators(NamedTuple):
+    """A page's ETag and Last-Modified at its last 200, and whether it was a column's list."""
+
+    etag: str | None
+    last_modified: str | None
+    is_list: bool
 
 
 class State:
@@ -73,7 +109,17 @@ class State:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.executescript(SCHEMA)
+        self._add_missing_columns()
+        self.db.execute(SCHEDULE_INDEX)
         self.db.commit()
+
+    def _add_missing_columns(self) -> None:
+        """Bring a state file from an older version up to the schema (the columns it lacks
+        are NULL until ``Store._reconcile`` fills them from the feed)."""
+        present = {row[1] for row in self.db.execute("PRAGMA table_info(articles)")}
+        for name, kind in ADDED_COLUMNS.items():
+            if name not in present:
+                self.db.execute(f"ALTER TABLE articles ADD COLUMN {name} {kind}")
 
     def close(self) -> None:
         self.db.rollback()
@@ -104,9 +150,7 @@ class State:
 
     def get(self, article_id: str) -> KnownArticle | None:
         row = self.db.execute(
-            "SELECT id, url, source, version, first_seen, content_hash, columns, etag, "
-            "last_modified FROM articles WHERE id = ?",
-            (article_id,),
+            f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE id = ?", (article_id,)
         ).fetchone()
         return _known(row) if row else None
 
@@ -130,14 +174,39 @@ class State:
         ).fetchone()
         return str(row[0]) if row else None
 
-    def first_seen_since(self, moment: str) -> list[KnownArticle]:
-        """Articles first seen at or after *moment* (ISO UTC), the ones still re-checked."""
+    def unfinished_schedules(self, sources: Iterable[str], last_step: int) -> list[KnownArticle]:
+        """The articles of *sources* with a re-check step not done yet, were it *last_step*
+        seconds after the anchor (which of them are due is ``crawler.rechecks``' call)."""
         rows = self.db.execute(
-            "SELECT id, url, source, version, first_seen, content_hash, columns, etag, "
-            "last_modified FROM articles WHERE first_seen >= ? ORDER BY first_seen",
-            (moment,),
+            f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE source IN (SELECT value FROM "
+            "json_each(?)) AND checked < anchor + ?",
+            (json.dumps(list(sources)), last_step),
         ).fetchall()
         return [_known(row) for row in rows]
+
+    def of_sources(self, sources: Iterable[str]) -> list[KnownArticle]:
+        """Every article of *sources*, the most recently published first."""
+        rows = self.db.execute(
+            f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE source IN (SELECT value FROM "
+            "json_each(?)) ORDER BY anchor DESC",
+            (json.dumps(list(sources)),),
+        ).fetchall()
+        return [_known(row) for row in rows]
+
+    def unscheduled(self) -> bool:
+        """Whether some article has no re-check schedule yet (a state from an older version)."""
+        return (
+            self.db.execute("SELECT 1 FROM articles WHERE anchor IS NULL LIMIT 1").fetchone()
+            is not None
+        )
+
+    def list_validators(self, key: str) -> PageValidators | None:
+        """The validators of the page *key* (a column's first list page, or a page that was
+        no list) at its last 200."""
+        row = self.db.execute(
+            "SELECT etag, last_modified, is_list FROM list_validators WHERE key = ?", (key,)
+        ).fetchone()
+        return PageValidators(row[0], row[1], bool(row[2])) if row else None
 
     def walk_complete(self, key: str) -> bool:
         row = self.db.execute("SELECT complete FROM walks WHERE key = ?", (key,)).fetchone()
@@ -167,13 +236,17 @@ class State:
         content_hash: str,
         body_hash: str | None,
         columns: list[str],
+        anchor: int,
+        checked: int,
     ) -> None:
+        """Store one feed line's article; its steps done are never set back."""
         self.db.execute(
             "INSERT INTO articles (id, url, source, version, first_seen, content_hash, "
-            "body_hash, columns) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+            "body_hash, columns, anchor, checked) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (id) DO UPDATE SET url = excluded.url, version = excluded.version, "
             "content_hash = excluded.content_hash, body_hash = excluded.body_hash, "
-            "columns = excluded.columns",
+            "columns = excluded.columns, anchor = excluded.anchor, "
+            "checked = max(coalesce(checked, excluded.checked), excluded.checked)",
             (
                 article_id,
                 url,
@@ -183,6 +256,8 @@ class State:
                 content_hash,
                 body_hash,
                 json.dumps(columns, ensure_ascii=False),
+                anchor,
+                checked,
             ),
         )
 
@@ -201,6 +276,32 @@ class State:
         self.db.execute(
             "UPDATE articles SET etag = ?, last_modified = ? WHERE id = ?",
             (etag, last_modified, article_id),
+        )
+
+    def set_schedule(self, article_id: str, anchor: int, checked: int) -> None:
+        """Give an article of an older state its re-check schedule."""
+        self.db.execute(
+            "UPDATE articles SET anchor = ?, checked = ? WHERE id = ?",
+            (anchor, checked, article_id),
+        )
+
+    def set_checked(self, article_id: str, moment: int) -> None:
+        """The steps of *article_id* due by *moment* are done (a re-check was answered)."""
+        self.db.execute(
+            "UPDATE articles SET checked = max(coalesce(checked, ?), ?) WHERE id = ?",
+            (moment, moment, article_id),
+        )
+
+    def set_list_validators(self, key: str, validators: PageValidators) -> None:
+        """Keep the validators of the page *key* (none: forget the old ones)."""
+        if validators.etag is None and validators.last_modified is None:
+            self.db.execute("DELETE FROM list_validators WHERE key = ?", (key,))
+            return
+        self.db.execute(
+            "INSERT INTO list_validators (key, etag, last_modified, is_list) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET etag = excluded.etag, "
+            "last_modified = excluded.last_modified, is_list = excluded.is_list",
+            (key, *validators),
         )
 
     def set_walk_complete(self, key: str, complete: bool) -> None:
@@ -242,11 +343,13 @@ class State:
 
     def scan_differences(self) -> list[tuple[int, int, int | None]]:
         """(offset, version) of the scanned feed's latest line of each id the state does not
-        know at that version, with the version the state knows (None: not known)."""
+        know at that version or without its re-check schedule, with the version the state knows
+        (None: not known)."""
         rows = self.db.execute(
             "SELECT feed_scan.offset, feed_scan.version, articles.version FROM feed_scan "
             "LEFT JOIN articles ON articles.id = feed_scan.id "
-            "WHERE articles.version IS NOT feed_scan.version ORDER BY feed_scan.offset"
+            "WHERE articles.version IS NOT feed_scan.version OR articles.anchor IS NULL "
+            "ORDER BY feed_scan.offset"
         ).fetchall()
         return [(int(offset), int(version), known) for offset, version, known in rows]
 
@@ -286,4 +389,6 @@ def _known(row: tuple[object, ...]) -> KnownArticle:
         columns=list(json.loads(str(row[6]))),
         etag=None if row[7] is None else str(row[7]),
         last_modified=None if row[8] is None else str(row[8]),
+        anchor=None if row[9] is None else int(str(row[9])),
+        checked=None if row[10] is None else int(str(row[10])),
     )

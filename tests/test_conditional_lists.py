@@ -1,0 +1,258 @@
+"""Conditional list pages (issue 12, Deliver 2) and unreached columns (Deliver 3's contract).
+
+An incremental walk asks for its column's first list page with the validators of that page's
+last 200; the replica, as a CMS's static pages are served, answers 304 while the page is
+unchanged. An unchanged site then costs robots.txt and one conditional request per column, with
+next to no body bytes. A column whose first page never answered is counted ``unreached/<reason>``
+at the end of the run, for the crawl's exit code.
+
+The real spider (``scrapy crawl neu_news`` subprocesses) against the replica's HTTP servers.
+"""
+
+from __future__ import annotations
+
+import socket
+import urllib.request
+from collections import Counter
+from datetime import datetime, timedelta
+from pathlib import Path
+from urllib.error import HTTPError
+
+import pytest
+
+from crawler import stats
+from crawler.items import CHINA_TZ
+from replica import Replica, ReplicaServer
+from tests.conftest import CrawlResult, read_feed, run_crawl
+
+RUNS_AFTER_BACKFILL = 3
+
+
+def column_paths(replica: Replica) -> list[str]:
+    return [column.list_path for site in replica.sites.values() for column in site.columns]
+
+
+def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, dict(response.headers), response.read()
+    except HTTPError as error:  # urllib raises for a 304
+        return error.code, dict(error.headers), error.read()
+
+
+# -- the replica serves list pages as a CMS's static pages are served ---------------------------
+
+
+def test_replica_list_pages_answer_304_until_the_column_changes(
+    replica: Replica, server: ReplicaServer
+) -> None:
+    url = server.base_url("news") + "/ddyw.htm"
+    status, headers, body = get(url)
+    assert status == 200 and body
+    etag, modified = headers["ETag"], headers["Last-Modified"]
+    assert get(url, {"If-None-Match": etag})[0] == 304
+    assert get(url, {"If-Modified-Since": modified})[0] == 304
+    assert get(url, {"If-None-Match": '"other"'})[0] == 200
+
+    replica.publish("news", "ddyw", n=1)
+    status, after, _ = get(url, {"If-None-Match": etag, "If-Modified-Since": modified})
+    assert status == 200
+    assert after["ETag"] != etag and after["Last-Modified"] != modified
+
+    # An edit shows on the lists that carry its title; a layout change on every page.
+    etag = after["ETag"]
+    replica.edit(replica.articles("news", "ddyw")[0], title="改过的标题")
+    assert get(url, {"If-None-Match": etag})[0] == 200
+    etag = get(url)[1]["ETag"]
+    replica.break_layout("news", "no_links")
+    assert get(url, {"If-None-Match": etag})[0] == 200
+
+
+# -- an unchanged site --------------------------------------------------------------------------------
+
+
+def backfill_then_incremental_runs(
+    tmp_path: Path, server: ReplicaServer, sources: Path
+) -> tuple[CrawlResult, list[tuple[CrawlResult, Counter[tuple[str, int]]]]]:
+    """A backfill, then incremental runs with the default settings: each run's result and the
+    (path, status) of the requests the sites answered."""
+    data = tmp_path / "data"
+    backfill = run_crawl(sources, data, tmp_path / "backfill", "-a", "mode=backfill")
+    assert backfill.returncode == 0, backfill.stderr
+    runs = []
+    for number in range(RUNS_AFTER_BACKFILL):
+        server.clear_log()
+        result = run_crawl(sources, data, tmp_path / f"run{number}")
+        assert result.returncode == 0, result.stderr
+        runs.append((result, Counter((entry.path, entry.status) for entry in server.request_log)))
+    return backfill, runs
+
+
+def test_runs_after_a_backfill_of_an_old_archive_cost_one_conditional_request_per_column(
+    tmp_path: Path, replica: Replica, server: ReplicaServer, sources_file: Path
+) -> None:
+    newest = max(article.date for article in replica.articles())
+    assert newest < datetime.now(CHINA_TZ).date() - timedelta(days=8), "the archive is old"
+    backfill, runs = backfill_then_incremental_runs(tmp_path, server, sources_file)
+    columns = column_paths(replica)
+    backfill_bytes = backfill.stat(stats.total(stats.LIST_BYTES))
+    assert backfill_bytes > 0
+    assert backfill.stat(stats.total(stats.LIST_PAGES)) > len(columns)
+    for result, requests in runs:
+        # robots.txt, and each column's first page answered 304: no article is asked for.
+        assert requests == Counter(
+            {("/robots.txt", 200): len(replica.sites), **{(path, 304): 1 for path in columns}}
+        )
+        lists = [(path, status) for (path, status) in requests.elements() if path != "/robots.txt"]
+        not_modified = sum(status == 304 for _path, status in lists)
+        assert not_modified >= 0.8 * len(lists)
+        assert result.stat(stats.total(stats.LIST_NOT_MODIFIED)) == len(columns)
+        assert result.stat(stats.total(stats.LIST_PAGES)) == 0
+        assert result.stat(stats.total(stats.LIST_BYTES)) < 0.02 * backfill_bytes
+        assert result.stat(stats.total(stats.RECHECK_REQUESTS)) == 0
+        for source in ("news-ddyw", "english-focus", "college-xwdt"):
+            assert result.stat(stats.of_source(source, stats.LIST_NOT_MODIFIED)) == 1
+    print(
+        f"after a backfill of {backfill.stat(stats.total(stats.LIST_PAGES))} list pages "
+        f"({backfill_bytes} bytes): {RUNS_AFTER_BACKFILL} runs of "
+        f"{sum(runs[0][1].values())} requests, {len(columns)} answered 304, 0 list bytes"
+    )
+
+
+def test_home_page_sources_add_their_home_page_and_ask_for_its_links_conditionally(
+    tmp_path: Path, replica: Replica, server: ReplicaServer
+) -> None:
+    sources = replica.write_sources(tmp_path / "sources.toml", server, home=True)
+    backfill, runs = backfill_then_incremental_runs(tmp_path, server, sources)
+    columns = column_paths(replica)
+    for result, requests in runs:
+        fetched = {key: count for key, count in requests.items() if key[1] == 200}
+        assert fetched == {("/robots.txt", 200): 3, ("/index.htm", 200): 3}
+        linked = sum(count for (_path, status), count in requests.items() if status == 304)
+        # Every column, and the pages the home pages link that are no list (an About page).
+        assert {path for path, status in requests if status == 304} >= set(columns)
+        assert linked > len(columns)
+        assert result.stat(stats.total(stats.LIST_NOT_MODIFIED)) == len(columns)
+        assert result.stat(stats.total(stats.COLUMNS_DISCOVERED)) == len(columns)
+        assert result.stat(stats.total(stats.skipped("not_a_list"))) == linked - len(columns)
+        assert (
+            result.stat(stats.total(stats.LIST_BYTES))
+            == 0
+            < backfill.stat(stats.total(stats.LIST_BYTES))
+        )
+
+
+def test_a_changed_column_is_read_and_only_it(
+    tmp_path: Path, replica: Replica, server: ReplicaServer, sources_file: Path
+) -> None:
+    data = tmp_path / "data"
+    assert (
+        run_crawl(sources_file, data, tmp_path / "backfill", "-a", "mode=backfill").returncode == 0
+    )
+    before = len(read_feed(data))
+    new = replica.publish("college", "tzgg", n=2)
+    server.clear_log()
+    result = run_crawl(sources_file, data, tmp_path / "run")
+    assert result.returncode == 0, result.stderr
+    answered = {(entry.path, entry.status) for entry in server.request_log}
+    tzgg = replica.site("college").column("tzgg").list_path
+    # The college site's other column lists nothing new, but its page shows the site's
+    # newest articles beside the list: it changed too, and is read (its articles all known).
+    changed = {tzgg, replica.site("college").column("xwdt").list_path}
+    unchanged = set(column_paths(replica)) - changed
+    assert answered == {
+        ("/robots.txt", 200),
+        *((path, 200) for path in changed),
+        *((path, 304) for path in unchanged),
+        *((article.path, 200) for article in new),
+    }
+    assert len(read_feed(data)) == before + 2
+    assert result.stat(stats.total(stats.LIST_NOT_MODIFIED)) == len(unchanged)
+
+    # The changed page's new validators were kept: the next run gets 304s only.
+    server.clear_log()
+    assert run_crawl(sources_file, data, tmp_path / "again").returncode == 0
+    assert {entry.status for entry in server.request_log if entry.path != "/robots.txt"} == {304}
+
+
+def test_a_walk_that_did_not_finish_is_full_and_asks_unconditionally(
+    tmp_path: Path, replica: Replica, server: ReplicaServer, sources_file: Path
+) -> None:
+    data = tmp_path / "data"
+    # Three articles a run: the rest of the backfill is left for later, its walks unfinished.
+    first = run_crawl(
+        sources_file, data, tmp_path / "first", "-a", "mode=backfill", NEU_MAX_ARTICLES_PER_RUN="3"
+    )
+    assert first.returncode == 0, first.stderr
+    server.clear_log()
+    second = run_crawl(sources_file, data, tmp_path / "second")
+    assert second.returncode == 0, second.stderr
+    first_pages = [
+        entry for entry in server.request_log if entry.path in set(column_paths(replica))
+    ]
+    assert first_pages and all("If-None-Match" not in entry.headers for entry in first_pages)
+    assert {line["url"] for line in read_feed(data)} == set(replica.expected_records(server))
+    # Finished now: the next walk of every column asks whether its first page changed.
+    server.clear_log()
+    assert run_crawl(sources_file, data, tmp_path / "third").returncode == 0
+    asked = [entry for entry in server.request_log if entry.path != "/robots.txt"]
+    assert len(asked) == len(column_paths(replica))
+    assert all(entry.status == 304 and "If-None-Match" in entry.headers for entry in asked)
+
+
+# -- columns never reached, counted by reason at the end ---------------------------------------------
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.parametrize("retries", ["0", "1"])
+def test_columns_and_home_pages_never_reached_are_counted_by_their_last_failure(
+    tmp_path: Path, replica: Replica, server: ReplicaServer, retries: str
+) -> None:
+    news, port = server.base_url("news"), closed_port()
+    sources = tmp_path / "sources.toml"
+    sources.write_text(
+        f"""
+[[sources]]
+name = "fine"
+start_urls = ["{news}/ddyw.htm"]
+language = "zh"
+
+[[sources]]
+name = "gone"
+start_urls = ["{news}/no-such-column.htm"]
+language = "zh"
+column = "没有的栏目"
+
+[[sources]]
+name = "refused"
+start_urls = ["http://127.0.0.1:{port}/ddyw.htm", "http://127.0.0.1:{port}/mtdd.htm"]
+language = "zh"
+
+[[sources]]
+name = "home"
+start_urls = ["http://127.0.0.1:{port}/index.htm"]
+language = "zh"
+""",
+        encoding="utf-8",
+    )
+    result = run_crawl(sources, tmp_path / "data", tmp_path / "out", RETRY_TIMES=retries)
+    refused = stats.unreached("DownloadConnectionRefusedError")
+    assert {
+        key: value
+        for key, value in result.stats.items()
+        if key.startswith(f"{stats.PREFIX}/source/") and "/unreached/" in key
+    } == {
+        stats.of_source("gone", stats.unreached("http_404")): 1,  # its label led nowhere
+        stats.of_source("refused", refused): 2,  # one per column
+        stats.of_source("home", refused): 1,
+    }
+    assert result.stat(stats.total(stats.unreached("http_404"))) == 1
+    assert result.stat(stats.of_source("gone", stats.COLUMN_NOT_FOUND)) == 1
+    # An expected network failure is a line in the log, not a traceback.
+    assert "Traceback" not in result.log + result.stderr
