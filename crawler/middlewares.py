@@ -11,6 +11,8 @@ from scrapy import Request, signals
 from scrapy.crawler import Crawler
 from scrapy.downloadermiddlewares import robotstxt
 from scrapy.exceptions import IgnoreRequest, NotConfigured
+from scrapy.robotstxt import RobotParser
+from scrapy.utils.httpobj import urlparse_cached
 
 from crawler import stats
 from crawler.extract.urls import netloc
@@ -77,9 +79,19 @@ class RetryBackoffMiddleware:
 
 
 class RobotsTxtMiddleware(robotstxt.RobotsTxtMiddleware):
-    """Scrapy's RobotsTxtMiddleware, but a robots.txt lost to a network failure (DNS, refused,
-    timeout…) is one log line: Scrapy logs a 60-line traceback per host, for a failure that is
-    expected, and counted when the site's pages fail next."""
+    """Scrapy's RobotsTxtMiddleware, but every request waiting for its host's robots.txt is
+    judged by it, and a robots.txt lost to a network failure (DNS, refused, timeout…) is one
+    log line: Scrapy logs a 60-line traceback per host, for a failure that is expected, and
+    counted when the site's pages fail next."""
+
+    async def robot_parser(self, request: Request) -> RobotParser | None:
+        parser = await super().robot_parser(request)
+        # Scrapy 2.19 awaits the one Deferred of a robots.txt under way once per waiting request;
+        # a Deferred awaited as a Future passes None on to the next, so from the third request
+        # to a host while its robots.txt was fetched, each was let through. The parser is
+        # stored by now.
+        stored = self._parsers.get(urlparse_cached(request).netloc)
+        return stored if isinstance(stored, RobotParser) else parser
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:

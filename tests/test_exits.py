@@ -152,6 +152,32 @@ def test_some_sources_failed_exit_3_naming_them_the_others_fetched(
     assert_no_traceback(result)
 
 
+def test_every_request_waiting_for_robots_txt_is_judged_by_it(
+    tmp_path: Path, replica: Replica
+) -> None:
+    # A slow robots.txt: every start request to the site waits for it (Scrapy let all but the
+    # first two of them through unjudged).
+    slow_robots = FaultConfig(paths={"/robots.txt": "slow"}, slow_seconds=1)
+    with ReplicaServer(replica, faults=slow_robots) as server:
+        sources = tmp_path / "sources.toml"
+        replica.write_sources(sources, server, sites=["news"])
+        forbidden = [f"forbidden-{n}" for n in range(5)]
+        with sources.open("a", encoding="utf-8") as file:
+            for n, name in enumerate(forbidden):
+                file.write(source_table(name, f"{server.base_url('news')}/private/{n}.htm"))
+        result = run_crawl(
+            sources, tmp_path / "data", tmp_path / "out", TWISTED_DNS_RESOLVER=RESOLVER
+        )
+        paths = [entry.path for entry in server.request_log]
+    assert [path for path in paths if path.startswith("/private/")] == []
+    assert result.returncode == 3, result.stderr
+    feed = read_feed(tmp_path / "data")
+    assert summary(result.stderr) == (
+        f"neu-news: {len(feed)} new, 0 updated, 3/8 sources fetched; failed: "
+        + ", ".join(f"{name} (robots: robots_txt)" for name in forbidden)
+    )
+
+
 def test_a_healthy_crawl_exits_0_with_its_new_articles_counted(
     tmp_path: Path, replica: Replica, server: ReplicaServer, sources_file: Path
 ) -> None:
