@@ -12,14 +12,12 @@ from scrapy.settings import BaseSettings
 
 from crawler.branding import CONTACT_SETTING, check_contact, user_agent
 from crawler.commandline import ConfigError
-from crawler.rechecks import Schedule
+from crawler.rechecks import RECHECK_ALL, Schedule
 from crawler.sources import Source, SourcesError, load_sources, select_sources
 from crawler.store.datadir import check_data_dir
 from crawler.store.locks import DataDirError
 
 MODES = ("incremental", "backfill")
-# What ``-a recheck=`` may ask for: every known article of the crawled sources, once.
-RECHECK_ALL = "all"
 # Units of the re-check steps (NEU_RECHECK_AFTER), in seconds.
 DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
 RECHECK_AFTER = "NEU_RECHECK_AFTER"

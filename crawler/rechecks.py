@@ -20,6 +20,8 @@ from typing import Protocol, TypeVar
 from crawler.items import CHINA_TZ
 
 DAY_SECONDS = 86_400
+# What ``-a recheck=`` may ask for: every known article of the crawled sources, once.
+RECHECK_ALL = "all"
 
 
 class Scheduled(Protocol):

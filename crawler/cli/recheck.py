@@ -17,7 +17,7 @@ from typing import Any
 from crawler import settings as project_settings
 from crawler.cli.discover import setting
 from crawler.cli.feed import DEFAULT_DATA_DIR
-from crawler.config import RECHECK_ALL
+from crawler.rechecks import RECHECK_ALL
 
 
 def add_command(commands: Any) -> None:
