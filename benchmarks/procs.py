@@ -42,9 +42,10 @@ def run_child(
     stdout_path: Path | None = None,
     *,
     max_address_space: int | None = None,
+    expected_exit: int = 0,
 ) -> ChildRun:
     """Run *argv* from the project root to its end (within *max_address_space* bytes of address
-    space if given); raise ``BenchmarkError`` if it fails."""
+    space if given); raise ``BenchmarkError`` unless it exits with *expected_exit*."""
     logger.debug("Running %s", " ".join(argv))
     report = log_path.with_suffix(".rusage.json")
     cap = ["--max-address-space", str(max_address_space)] if max_address_space else []
@@ -62,6 +63,6 @@ def run_child(
             raise BenchmarkError(
                 f"{argv[:5]} ran over {CHILD_TIMEOUT:g} s; see {log_path}"
             ) from None
-    if process.returncode != 0:
+    if process.returncode != expected_exit:
         raise BenchmarkError(f"{argv[:5]} exited with {process.returncode}; see {log_path}")
     return ChildRun(**json.loads(report.read_text(encoding="utf-8")))
