@@ -22,6 +22,7 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
+from crawler.rechecks import anchor_of, epoch
 from crawler.store.feed import encode_line
 
 FEED_FILE = "articles.jsonl"
@@ -36,7 +37,7 @@ CHUNK = 1 << 20
 GENERATION_PRAGMAS = ("PRAGMA cache_size = -262144", "PRAGMA synchronous = OFF")
 INSERT_ARTICLE = (
     "INSERT INTO articles (id, url, source, version, first_seen, content_hash, body_hash, "
-    "columns) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    "columns, anchor, checked) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 SET_FEED_OFFSET = (
     "INSERT INTO meta (key, value) VALUES ('feed_offset', ?) "
@@ -149,9 +150,24 @@ def _fields(index: int) -> dict[str, str]:
     }
 
 
-def _row(fields: dict[str, str]) -> tuple[str, str, str, int, str, str, str, str]:
+def _row(fields: dict[str, str]) -> tuple[str, str, str, int, str, str, str, str, int, int]:
     digest = hashlib.blake2b(fields["id"].encode("ascii"), digest_size=20).hexdigest()
-    return (fields["id"], fields["url"], "news-ddyw", 1, fields["seen"], digest, digest[::-1], "[]")
+    # The re-check schedule as a crawl files it (unfilled, the first open would read the
+    # whole feed to fill it): from publication, steps done up to first sight.
+    seen = epoch(fields["seen"])
+    assert seen is not None  # an ISO date-time made above
+    schedule = (anchor_of(fields["published"], seen), seen)
+    return (
+        fields["id"],
+        fields["url"],
+        "news-ddyw",
+        1,
+        fields["seen"],
+        digest,
+        digest[::-1],
+        "[]",
+        *schedule,
+    )
 
 
 def _append(feed: Path, state: Path, templates: list[_Template], indices: range) -> None:
