@@ -261,18 +261,19 @@ def test_newest_keeps_the_limit_newest_and_the_last_line_of_an_id() -> None:
         record(12),
         record(11, 2, published="2023-04-11T09:00:00+08:00", title="改"),
         record(13, url=None),  # no URL, no entry
-        record(14, published=None, first_seen=None),  # no date: oldest of all
+        record(14, published=None, first_seen=None, crawled_at=None),  # no time at all: no entry
     ]
 
     got = newest(records, 3)
 
+    # Dated first, by publication; the undated after them, by first sight.
     assert [(rec["id"], rec["version"]) for rec in got] == [
-        (f"{10:016x}", 1),
         (f"{12:016x}", 1),
         (f"{11:016x}", 2),
+        (f"{10:016x}", 1),
     ]
     assert newest(records, 0) == []
-    assert len(newest(records, 50)) == 4
+    assert len(newest(records, 50)) == 3
 
 
 def test_write_syndication_cleans_text_xml_cannot_carry() -> None:
