@@ -106,6 +106,31 @@ def test_since_compares_the_date_part_and_drops_undated(tmp_path: Path) -> None:
     assert got == [B, C, "00000000000000e5"]
 
 
+def test_seen_since_keeps_lines_by_first_sight_whenever_published(
+    tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    """--seen-since is the first sight's UTC day (an old article backfilled yesterday passes),
+    --since the publication's: after a backfill of an old archive they part ways."""
+    write_feed(
+        tmp_path / "articles.jsonl",
+        [
+            # Seen at 23:30 on the 7th in Beijing: the 7th's evening is the 7th in UTC too.
+            record(A, published="2009-01-01", first_seen="2024-09-07T15:30:00+00:00"),
+            # 07:00 in Beijing on the 8th is still the 7th in UTC.
+            record(B, published="2024-09-08", first_seen="2024-09-07T23:00:00+00:00"),
+            record(C, published="2024-09-09", first_seen="2024-09-06T23:59:59+00:00"),
+            record("00000000000000d4", published=None, first_seen="2024-09-08T00:00:00+00:00"),
+        ],
+    )
+
+    assert main(["feed", "--data-dir", str(tmp_path), "--seen-since", "2024-09-07"]) == 0
+    seen = [json.loads(row)["id"] for row in capsysbinary.readouterr().out.splitlines()]
+    assert seen == [A, B, "00000000000000d4"]
+    assert main(["feed", "--data-dir", str(tmp_path), "--since", "2024-09-07"]) == 0
+    published = [json.loads(row)["id"] for row in capsysbinary.readouterr().out.splitlines()]
+    assert published == [B, C]
+
+
 def test_source_keeps_one_source(tmp_path: Path) -> None:
     feed = write_feed(
         tmp_path / "articles.jsonl",

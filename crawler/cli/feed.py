@@ -34,6 +34,12 @@ def add_commands(commands: Any) -> None:
     feed.add_argument(
         "--since", type=iso_date, metavar="YYYY-MM-DD", help="only articles published on or after"
     )
+    feed.add_argument(
+        "--seen-since",
+        type=iso_date,
+        metavar="YYYY-MM-DD",
+        help="only lines of articles first seen on or after (UTC), whenever published",
+    )
     feed.add_argument("--source", metavar="NAME", help="only articles of this source")
     feed.add_argument("--latest", action="store_true", help="only the latest version of each id")
     feed.add_argument(
@@ -86,6 +92,7 @@ def run_feed(options: argparse.Namespace) -> int:
     bad = BadLines()
     filters = {
         "since": options.since,
+        "seen_since": options.seen_since,
         "source": options.source,
         "latest": options.latest,
         "state_path": state_path,

@@ -13,7 +13,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, closing, contextmanager
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -40,6 +40,7 @@ def iter_feed(
     path: Path,
     *,
     since: date | None = None,
+    seen_since: date | None = None,
     source: str | None = None,
     latest: bool = False,
     state_path: Path | None = None,
@@ -49,7 +50,8 @@ def iter_feed(
     none are logged by number, counted in *bad* and read past.
 
     *since* keeps records whose ``published`` date is on or after it (records without one are
-    dropped); *source* keeps one source. *latest* keeps only the latest version of each id, as
+    dropped); *seen_since* those first seen (``first_seen``, UTC) on or after that day; *source*
+    keeps one source. *latest* keeps only the latest version of each id, as
     the state DB (*state_path*, default ``state.sqlite3`` beside the feed) records it, one indexed
     lookup per line. Without a usable state DB it first scans the feed for each id's highest
     version: that fallback holds an {id: version} dict, so memory grows with the number of ids.
@@ -57,12 +59,12 @@ def iter_feed(
     Raises ``FileNotFoundError`` (on the first ``next``) when the feed does not exist.
     """
     path = Path(path)
-    since = _as_date(since)
+    filters = (_as_date(since), _as_date(seen_since), source)
     with ExitStack() as stack:
         handle = stack.enter_context(path.open("rb"))
         check = stack.enter_context(_latest_check(path, state_path)) if latest else None
         for number, (offset, line) in enumerate(complete_lines(handle), start=1):
-            record = _select(line, offset, path, since, source, check, number, bad)
+            record = _select(line, offset, path, filters, check, number, bad)
             if record is not None:
                 yield record
 
@@ -74,6 +76,7 @@ def follow_feed(
     stop: threading.Event | None = None,
     from_start: bool = True,
     since: date | None = None,
+    seen_since: date | None = None,
     source: str | None = None,
     latest: bool = False,
     state_path: Path | None = None,
@@ -87,12 +90,12 @@ def follow_feed(
     cut, or the file replaced) is read again from the first byte that may have changed.
     """
     path = Path(path)
-    since = _as_date(since)
+    filters = (_as_date(since), _as_date(seen_since), source)
     stop = stop if stop is not None else threading.Event()
     with ExitStack() as stack:
         check = stack.enter_context(_latest_check(path, state_path)) if latest else None
         for offset, line in _follow_lines(path, poll_interval, stop, from_start):
-            record = _select(line, offset, path, since, source, check, bad=bad)
+            record = _select(line, offset, path, filters, check, bad=bad)
             if record is not None:
                 yield record
 
@@ -108,14 +111,32 @@ def published_date(record: Record) -> date | None:
         return None
 
 
-def matches(record: Record, since: date | None = None, source: str | None = None) -> bool:
-    """Whether the record passes the *since* and *source* filters."""
+def first_seen_date(record: Record) -> date | None:
+    """The (UTC) date of the record's ``first_seen``, or None."""
+    first_seen = record.get("first_seen")
+    if not isinstance(first_seen, str):
+        return None
+    try:
+        return datetime.fromisoformat(first_seen).astimezone(UTC).date()
+    except ValueError:
+        return None
+
+
+def matches(
+    record: Record,
+    since: date | None = None,
+    source: str | None = None,
+    seen_since: date | None = None,
+) -> bool:
+    """Whether the record passes the *since* (publication), *seen_since* (first sight) and
+    *source* filters."""
     if source is not None and record.get("source") != source:
         return False
-    if since is not None:
-        day = published_date(record)
-        if day is None or day < since:
-            return False
+    for bound, day_of in ((since, published_date), (seen_since, first_seen_date)):
+        if bound is not None:
+            day = day_of(record)
+            if day is None or day < bound:
+                return False
     return True
 
 
@@ -192,14 +213,14 @@ def _select(
     line: bytes,
     offset: int,
     path: Path,
-    since: date | None,
-    source: str | None,
+    filters: tuple[date | None, date | None, str | None],  # since, seen_since, source
     check: LatestCheck | None,
     number: int | None = None,
     bad: BadLines | None = None,
 ) -> Record | None:
     record = parse_line(line, offset, path, number, bad)
-    if record is None or not matches(record, since, source):
+    since, seen_since, source = filters
+    if record is None or not matches(record, since, source, seen_since):
         return None
     if check is not None:
         pair = id_version(record)
