@@ -46,3 +46,10 @@ def positive_int(value: str) -> int:
     if number < 1:
         raise argparse.ArgumentTypeError(f"invalid count {value!r}: expected a positive integer")
     return number
+
+
+def port_number(value: str) -> int:
+    """An argparse type: a TCP port, 0 to 65535 (0: any free one)."""
+    if value.isdigit() and int(value) <= 65535:
+        return int(value)
+    raise argparse.ArgumentTypeError(f"invalid port {value!r}: expected 0-65535")

@@ -20,13 +20,12 @@ from pathlib import Path
 from typing import TypeVar
 
 from crawler.branding import crawl_settings
-from crawler.commandline import CONFIG_ERROR_EXIT, ConfigError, positive_int
+from crawler.commandline import CONFIG_ERROR_EXIT, ConfigError, port_number, positive_int
 from crawler.store.locks import DataDirError
 from scheduler.config import (
     LOG_FORMATS,
     LOG_LEVELS,
     ServiceConfig,
-    check_port,
     check_webhook,
     load_schedule,
     parse_duration,
@@ -328,7 +327,10 @@ def schedule_parser() -> argparse.ArgumentParser:
     watch = parser.add_argument_group("alerts, metrics, web page and logs")
     watch.add_argument("--webhook", metavar="URL", help="POST alerts and recoveries here as JSON")
     watch.add_argument(
-        "--metrics-port", type=_port, metavar="N", help="serve Prometheus metrics on this port"
+        "--metrics-port",
+        type=port_number,
+        metavar="N",
+        help="serve Prometheus metrics on this port",
     )
     watch.add_argument(
         "--metrics-addr",
@@ -336,7 +338,10 @@ def schedule_parser() -> argparse.ArgumentParser:
         help="address of the metrics server (default: 127.0.0.1)",
     )
     watch.add_argument(
-        "--http-port", type=_port, metavar="N", help="serve the status page and feeds on this port"
+        "--http-port",
+        type=port_number,
+        metavar="N",
+        help="serve the status page and feeds on this port",
     )
     watch.add_argument(
         "--http-host", metavar="ADDR", help="address of the web server (default: 127.0.0.1)"
@@ -392,13 +397,6 @@ def _data_dir_option(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="the scheduler's data directory (default: data)",
     )
-
-
-def _port(value: str) -> int:
-    try:
-        return check_port(int(value) if value.isdigit() else value)
-    except ConfigError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 if __name__ == "__main__":

@@ -403,7 +403,7 @@ def test_serve_listens_on_loopback_and_stops_cleanly_on_sigterm(crawled: Site) -
     ("args", "message"),
     [
         (["--data-dir", "no-such-dir"], "error: --data-dir no-such-dir: no such directory"),
-        (["--port", "70000"], "invalid port '70000': expected 0 to 65535"),
+        (["--port", "70000"], "invalid port '70000': expected 0-65535"),
         (["--branding", "missing.toml"], "error: missing.toml: configuration file not found"),
         (["--sources", "missing.toml"], "error: missing.toml: sources file not found"),
         (["--host", "nowhere.invalid"], "error: cannot listen on nowhere.invalid:0: Invalid host"),

@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 
 from crawler.branding import load_branding
-from crawler.commandline import CONFIG_ERROR_EXIT, ConfigError
+from crawler.commandline import CONFIG_ERROR_EXIT, ConfigError, port_number
 from crawler.sources import SourcesError
 from scheduler.service import stop_on_signals
 from scheduler.web.server import DEFAULT_HOST, DEFAULT_PORT, serve_in_background
@@ -86,10 +86,3 @@ def parser() -> argparse.ArgumentParser:
         help="sources file: its sources have feeds before they have articles",
     )
     return serve
-
-
-def port_number(value: str) -> int:
-    """An argparse type: a TCP port, 0 to 65535."""
-    if value.isdigit() and int(value) <= 65535:
-        return int(value)
-    raise argparse.ArgumentTypeError(f"invalid port {value!r}: expected 0 to 65535")
