@@ -5,17 +5,19 @@ Prometheus parser."""
 from __future__ import annotations
 
 import json
+import math
 import re
 import signal
 import socket
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
 from email.message import Message
 from pathlib import Path
 from typing import Any
@@ -24,9 +26,14 @@ import feedparser  # type: ignore[import-untyped]
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from crawler.branding import DEFAULT_BRANDING
+from crawler.store.feed import FEED_FILE, FeedWriter
 from replica import Replica, ReplicaServer, build_replica
+from scheduler.status import STALE_INTERVALS
+from scheduler.web.app import CLOCK_SLACK
 from scheduler.web.server import WebServer, serve_in_background
 from tests.conftest import PROJECT_ROOT, read_feed, run_crawl
+from tests.test_exits import source_table
 from tests.test_export_order import entry_seconds, publication_seconds
 from tests.test_scheduler_e2e import crawls, once, scheduler_command, start, stop, wait_until
 
@@ -119,7 +126,23 @@ def crawled(
 
 
 def today_starts() -> float:
-    return datetime.combine(datetime.now(UTC).date(), time(), UTC).timestamp()
+    return datetime.combine(datetime.now(UTC).date(), datetime.min.time(), UTC).timestamp()
+
+
+def wait_out_the_second() -> None:
+    """Until every change so far (the feed's, a server's start) is old enough to be a date the
+    server hands out as Last-Modified."""
+    time.sleep(math.floor(time.time()) + 1 + CLOCK_SLACK - time.time())
+
+
+def append_version(feed: Path, record: Record, title: str) -> None:
+    """One more version of *record* at the end of *feed*, as a re-crawl that found it changed
+    appends it."""
+    writer = FeedWriter(feed)
+    try:
+        writer.append({**record, "version": record["version"] + 1, "title": title})
+    finally:
+        writer.close()
 
 
 # -- Atom and RSS -------------------------------------------------------------------------------
@@ -189,6 +212,7 @@ def test_a_sources_feed_holds_that_source_only_and_undated_stories_last(
 def test_readers_polling_an_unchanged_feed_get_304_and_a_changed_one_the_new_entry(
     tmp_path: Path, replica: Replica, server: ReplicaServer, crawled: Site
 ) -> None:
+    wait_out_the_second()
     tags = {}
     for path in ("feed.atom", "articles.jsonl?source=news-ddyw"):
         first = fetch(crawled.url + path)
@@ -215,6 +239,51 @@ def test_readers_polling_an_unchanged_feed_get_304_and_a_changed_one_the_new_ent
     path = "articles.jsonl?source=news-ddyw"
     lines = fetch(crawled.url + path, **{"If-None-Match": tags[path]})
     assert lines.status == 200 and lines.lines()[-1]["url"] == story_url
+
+
+def test_an_append_in_the_second_of_a_fetch_is_not_hidden_behind_its_date(crawled: Site) -> None:
+    url = crawled.url + "articles.jsonl"
+    feed = crawled.data / FEED_FILE
+    last = crawled.feed()[-1]
+    for _ in range(3):
+        # Early in a fresh second (file times lag the clock a little: not at its very start).
+        time.sleep(math.ceil(time.time()) + 0.1 - time.time())
+        second = math.floor(time.time())
+        append_version(feed, last, "fetched")
+        fetched_at = feed.stat().st_mtime
+        first = fetch(url)
+        append_version(feed, last, "appended after the fetch")
+        same_second = fetch(url, **{"If-Modified-Since": first.headers["Last-Modified"]})
+        moments = (fetched_at, feed.stat().st_mtime, time.time())
+        if {math.floor(moment) for moment in moments} == {second}:
+            break
+    else:
+        pytest.fail("a fetch between two appends did not fit in one second in three tries")
+    assert first.status == 200 and first.lines()[-1]["title"] == "fetched"
+    assert same_second.status == 200, "a reader's date hides a later append"
+    assert same_second.lines()[-1]["title"] == "appended after the fetch"
+
+    wait_out_the_second()
+    later = fetch(url, **{"If-Modified-Since": first.headers["Last-Modified"]})
+    assert later.status == 200 and later.lines()[-1]["title"] == "appended after the fetch"
+    # A date handed out once its second is over does earn a 304 while nothing changes.
+    again = fetch(url, **{"If-Modified-Since": later.headers["Last-Modified"]})
+    assert (again.status, again.body) == (304, b"")
+
+
+def test_a_restarted_server_never_answers_an_old_date_with_304(crawled: Site) -> None:
+    wait_out_the_second()
+    before = fetch(crawled.url + "feed.atom")
+    modified = before.headers["Last-Modified"]
+    assert fetch(crawled.url + "feed.atom", **{"If-Modified-Since": modified}).status == 304
+    rebranded = replace(DEFAULT_BRANDING, title="Another University News")
+    web = serve_in_background(crawled.data, "127.0.0.1", 0, branding=rebranded)
+    try:
+        after = fetch(web.url + "feed.atom", **{"If-Modified-Since": modified})
+    finally:
+        web.stop()
+    assert after.status == 200, "a reader's date from before the restart passed"
+    assert parse_feed(after).feed.title == "Another University News"
 
 
 # -- /articles.jsonl ----------------------------------------------------------------------------
@@ -265,14 +334,16 @@ def test_articles_jsonl_refuses_a_bad_filter_in_one_line(
 # -- /health and /metrics -----------------------------------------------------------------------
 
 
-def test_health_is_503_naming_the_unhealthy_sources(scheduled: Scheduled) -> None:
+def test_health_is_200_for_degraded_sources_and_names_them(scheduled: Scheduled) -> None:
     health = json.loads((scheduled.data / "health.json").read_text())["sources"]
     [last_run] = map(json.loads, (scheduled.data / "runs.jsonl").read_text().splitlines())
 
     answer = fetch(scheduled.url + "health")
 
-    assert answer.status == 503
+    # One column's changed layout is an alert's business: a probe must not restart the service.
+    assert answer.status == 200
     assert answer.headers["Content-Type"] == "application/json"
+    assert answer.headers["Cache-Control"] == "no-store"
     document = json.loads(answer.body)
     assert document["status"] == "degraded"
     assert set(document["sources"]) == set(scheduled.names) == set(health)
@@ -284,6 +355,15 @@ def test_health_is_503_naming_the_unhealthy_sources(scheduled: Scheduled) -> Non
     assert document["last_run"] == {
         key: last_run[key] for key in ("run_id", "job", "end", "outcome")
     }
+
+
+def health_of(data: Path) -> tuple[int, dict[str, Any]]:
+    web = serve_in_background(data, "127.0.0.1", 0)
+    try:
+        answer = fetch(web.url + "health")
+    finally:
+        web.stop()
+    return answer.status, json.loads(answer.body)
 
 
 def test_health_is_200_when_every_source_is_healthy_and_503_without_history(
@@ -301,16 +381,49 @@ def test_health_is_200_when_every_source_is_healthy_and_503_without_history(
         sources = replica.write_sources(tmp_path / "english.toml", server, sites=["english"])
         done = once(tmp_path, sources, data)
     assert done.returncode == 0, done.stderr
-    web = serve_in_background(data, "127.0.0.1", 0)
-    try:
-        answer = fetch(web.url + "health")
-    finally:
-        web.stop()
-    assert answer.status == 200
-    document = json.loads(answer.body)
+    status, document = health_of(data)
+    assert status == 200
     assert document["status"] == "healthy"
     assert {state["status"] for state in document["sources"].values()} == {"ok"}
     assert set(document["sources"]) == {"english-focus", "english-research"}
+
+
+def test_health_is_503_when_a_source_failed(tmp_path: Path) -> None:
+    replica = build_replica(seed=5, articles_per_column=6, page_size=5)
+    data = tmp_path / "data"
+    with ReplicaServer(replica) as server:
+        sources = replica.write_sources(tmp_path / "english.toml", server, sites=["english"])
+        with sources.open("a", encoding="utf-8") as file:
+            file.write(source_table("gone", server.base_url("english") + "/nosuch.htm"))
+        done = once(tmp_path, sources, data)
+    assert done.returncode == 1, done.stderr
+
+    status, document = health_of(data)
+
+    assert status == 503
+    assert document["status"] == "failing"
+    assert document["verdict"] == "failing: 1 source(s) failed: gone"
+    assert document["sources"]["gone"]["status"] == "failed"
+    assert document["sources"]["english-focus"]["status"] == "ok"
+
+
+def test_health_is_503_when_no_run_succeeded_for_three_intervals(tmp_path: Path) -> None:
+    replica = build_replica(seed=5, articles_per_column=6, page_size=5)
+    data = tmp_path / "data"
+    with ReplicaServer(replica) as server:
+        sources = replica.write_sources(tmp_path / "english.toml", server, sites=["english"])
+        done = once(tmp_path, sources, data, "--every", "1s")
+    assert done.returncode == 0, done.stderr
+    [run] = map(json.loads, (data / "runs.jsonl").read_text().splitlines())
+    ended = datetime.fromisoformat(run["end"]).timestamp()
+    time.sleep(max(0.0, ended + STALE_INTERVALS * run["interval"] + 0.1 - time.time()))
+
+    status, document = health_of(data)
+
+    assert status == 503
+    assert document["status"] == "failing"
+    assert document["verdict"].startswith("failing: stale: no successful run since ")
+    assert {state["status"] for state in document["sources"].values()} == {"ok"}
 
 
 def test_metrics_are_prometheus_text_of_the_feed_the_last_run_and_health(

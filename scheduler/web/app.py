@@ -2,7 +2,9 @@
 
 Every route only reads. Feeds and ``/articles.jsonl`` carry an ETag and Last-Modified made from
 the feed's stamp, checked (Werkzeug's ``is_resource_modified``) before anything is read: a
-reader polling an unchanged feed gets a 304 for the price of one ``stat``.
+reader polling an unchanged feed gets a 304 for the price of one ``stat``. HTTP dates have whole
+seconds, so the feed's change counts as made the second after its modification time, and no date
+is handed out before its second is over: two appends within one second never share a date.
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
 import secrets
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -40,10 +44,14 @@ ARTICLE_FILTERS = ("since", "source")
 # Runs and articles on the status page.
 PAGE_RUNS = 10
 PAGE_ARTICLES = 20
-# /health's status word for each of status's exit codes; 200 only for the first.
+# /health's status word for each of status's exit codes; 503 only for the last (a probe
+# restarting the service would not mend one source's changed layout).
 HEALTH_WORDS = {HEALTHY: "healthy", DEGRADED_EXIT: "degraded", FAILING_EXIT: "failing"}
 # Lines of /articles.jsonl sent together: a few round trips, never the whole feed in memory.
 STREAM_CHUNK = 1 << 16
+# File times come from the kernel's coarse clock, a little behind time.time(): a date becomes
+# Last-Modified only once this long after it, when no later append can still fall before it.
+CLOCK_SLACK = 1.0
 # Nothing on the page runs or loads: it is one server-rendered document with its own style.
 PAGE_POLICY = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 
@@ -60,9 +68,10 @@ def create_app(
     brand = branding or DEFAULT_BRANDING
     data = DataDir(data_dir, sources_file)
     collector = DataDirCollector(data, health=metrics is None)
-    # Changes with each app, so an ETag from before a restart (other code, other branding)
-    # never passes for the current document.
+    # Changes with each app, so an ETag or a date from before a restart (other code, other
+    # branding) never passes for the current document.
     salt = secrets.token_hex(8)
+    started = math.floor(time.time()) + 1
     app = Flask(__name__)
     app.add_template_filter(_moment, "moment")
     app.add_template_filter(_publication, "publication")
@@ -117,7 +126,7 @@ def create_app(
             body = render(entries, fmt=fmt, branding=own, self_url=self_url)
             return Response(body, content_type=FEED_TYPES[fmt])
 
-        return _conditional(document, stamp, salt, self_url, own)
+        return _conditional(document, stamp, started, salt, self_url, own)
 
     @app.get("/articles.jsonl")
     def articles() -> Response:
@@ -138,7 +147,7 @@ def create_app(
             body = _jsonl(data.records(stamp, since, source))
             return Response(body, content_type=JSONL_TYPE)
 
-        return _conditional(lines, stamp, salt, request.full_path)
+        return _conditional(lines, stamp, started, salt, request.full_path)
 
     def refuse_unknown(source: str | None, stamp: FeedStamp | None) -> Response | None:
         """A 404 naming the known sources when *source* is none of them."""
@@ -172,7 +181,7 @@ def create_app(
         }
         response = Response(
             json.dumps(document, ensure_ascii=False, indent=1) + "\n",
-            status=200 if code == HEALTHY else 503,
+            status=503 if code == FAILING_EXIT else 200,
             content_type="application/json",
         )
         response.headers["Cache-Control"] = "no-store"
@@ -187,21 +196,34 @@ def create_app(
 
 
 def _conditional(
-    make: Callable[[], Response], stamp: FeedStamp | None, *shaped_by: object
+    make: Callable[[], Response], stamp: FeedStamp | None, started: int, *shaped_by: object
 ) -> Response:
     """*make()*'s response, or a 304 when the reader's ETag or date shows it has it (then
-    nothing is read). Its validators are the feed's stamp and *shaped_by* (what else shapes
-    the document); without a feed there is nothing to validate."""
+    nothing is read). Its validators are the feed's stamp, the app's *started* second and
+    *shaped_by* (what else shapes the document); without a feed there is nothing to validate."""
     if stamp is None:
         return make()
     tag = hashlib.blake2b(repr((stamp, shaped_by)).encode(), digest_size=12).hexdigest()
-    changed = datetime.fromtimestamp(stamp.mtime_ns / 1e9, UTC)
-    fresh = is_resource_modified(request.environ, etag=tag, last_modified=changed)
+    changed, sent = _modified_seconds(stamp.mtime_ns, started, time.time())
+    fresh = is_resource_modified(request.environ, etag=tag, last_modified=_utc(changed))
     response = make() if fresh else Response(status=304)
     response.set_etag(tag)
-    response.last_modified = changed
+    response.last_modified = _utc(sent)
     response.headers["Cache-Control"] = "no-cache"  # keep it, but ask each time
     return response
+
+
+def _modified_seconds(mtime_ns: int, started: int, now: float) -> tuple[int, int]:
+    """When the document changed, in whole Unix seconds (the second after the feed's
+    modification, no earlier than the app's start), and the Last-Modified to send *now*: that
+    second once CLOCK_SLACK has passed it, else an earlier one, which only earns full answers
+    (an append later in the same second would otherwise hide behind the reader's date)."""
+    changed = max(-(-mtime_ns // 1_000_000_000), started)
+    return changed, min(changed, math.floor(now - CLOCK_SLACK))
+
+
+def _utc(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
 
 
 def _jsonl(records: Iterator[Record]) -> Iterator[bytes]:
