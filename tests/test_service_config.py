@@ -8,12 +8,14 @@ import json
 import re
 import subprocess
 import sys
+import tomllib
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from crawler.sources import DEFAULT_SOURCES_FILE
 from replica import ReplicaServer, build_replica
 from scheduler.__main__ import main, overridden, schedule_parser
 from scheduler.config import (
@@ -23,8 +25,9 @@ from scheduler.config import (
     TOP_KEYS,
     ServiceConfig,
     load_schedule,
+    parse_service,
 )
-from tests.conftest import FAST_SETTINGS
+from tests.conftest import FAST_SETTINGS, PROJECT_ROOT
 from tests.test_scheduler_e2e import free_port, run_lines, start, stop, wait_until
 from tests.test_scheduler_health import Receiver
 
@@ -111,6 +114,33 @@ def test_every_service_key_is_tested_and_documented_in_the_shipped_file() -> Non
     keys = {key for _, key in SERVICE_FIELDS} | HEALTH_KEYS | {"data_dir", "sources", "timezone"}
     assert documented >= keys
     assert tables | documented >= TOP_KEYS
+
+
+def test_the_shipped_files_path_keys_uncommented_mean_what_their_comments_say() -> None:
+    shipped = DEFAULT_SCHEDULE_FILE.read_text(encoding="utf-8")
+    # The top-level keys only (their values are strings; the job example's sources is a list).
+    uncommented = re.sub(r'^# ((?:data_dir|sources) = ")', r"\1", shipped, flags=re.MULTILINE)
+    assert uncommented.count("\ndata_dir = ") == uncommented.count("\nsources = ") == 1
+
+    service = parse_service(DEFAULT_SCHEDULE_FILE, tomllib.loads(uncommented))
+
+    # Relative to the file: the sources key's example is the default, the shipped sources file;
+    # the data directory's default (data in the working directory) has no such spelling, so
+    # its example is an absolute path, never a directory inside the code.
+    assert service.sources_file is not None
+    assert service.sources_file.resolve() == DEFAULT_SOURCES_FILE.resolve()
+    assert service.data_dir.is_absolute()
+    assert not service.data_dir.is_relative_to(PROJECT_ROOT)
+    assert ServiceConfig().data_dir == Path("data")
+
+
+def test_the_readme_shows_the_shipped_file_as_shipped() -> None:
+    shipped = DEFAULT_SCHEDULE_FILE.read_text(encoding="utf-8")
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### The configuration file") :]
+    block = section[section.index("```toml\n") + len("```toml\n") :]
+    # All but the opening comment, which sums up the keys.
+    assert block[: block.index("```\n")] == shipped[shipped.index("timezone = ") :]
 
 
 def test_the_sources_key_is_the_crawls_sources_file_and_the_option_wins(tmp_path: Path) -> None:
