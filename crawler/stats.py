@@ -21,6 +21,9 @@ COLUMNS_DISCOVERED = "columns_discovered"
 NO_CONTAINER = "extract/no_container"
 RECHECK_REQUESTS = "recheck/requests"
 RECHECK_NOT_MODIFIED = "recheck/not_modified"
+# A re-check that failed for good (404, 410, robots.txt…): its due steps are done, not asked for
+# on every run.
+RECHECK_GONE = "recheck/gone"
 # A column's first list page answered 304 to its validators: the column is unchanged.
 LIST_NOT_MODIFIED = "list/not_modified"
 # Body bytes of the list pages read (a 304 has none).

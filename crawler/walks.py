@@ -4,10 +4,15 @@ A column is walked from its first list page along its pager. A full walk (backfi
 whose last walk did not finish) reads every page, requesting all the pages the pager numbers at
 once; an incremental walk stops at the first page whose oldest article is known (lists run
 newest first), after ``lookback`` more pages. A walk is finished when it met no failure and its
-articles are done; until then the next run walks the column in full again.
+articles are done; until then the next run walks the column in full again. A first list page
+that cannot be read, or lists no article, is such a failure.
 
 An incremental walk asks for its first list page with the validators of that page's last 200
 (If-None-Match, If-Modified-Since): a 304 says the column is unchanged, and the walk is done.
+The validators are kept only when the walk finishes, so that a 304 stands for a column whose
+articles are all fetched; a new article that fails for good makes them forgotten, so that the
+next run reads the page again and asks for it once more. With lookback pages, the first page is
+always read: a 304 would end the walk before them.
 
 A labelled column whose first list page is gone (404, 410, no article links) is looked for by
 its label on the site's home page, once a run: the page found is walked in its place, and once
@@ -27,6 +32,7 @@ from crawler.extract.columns import site_root
 from crawler.extract.listing import ListedArticle, ListPage, numbered_pages
 from crawler.extract.selectors import MIN_DISCOVERED_LIST_LINKS
 from crawler.extract.urls import canonical_url
+from crawler.outcome import CRAWL_STOPPED
 from crawler.sources import Source
 from crawler.store.datadir import Recheck, Validators, conditional_headers
 from crawler.store.state import PageValidators
@@ -81,6 +87,9 @@ class Walk:
     relocated_from: str | None = None  # the gone first page this walk replaces
     reached: bool = False  # its first page answered, 200 or 304
     failure: str | None = None  # the reason of the last failure of a request of the walk
+    # What its first page's 200 in this run leaves for the next run's conditional request,
+    # once the walk finishes (validators none: the old ones forgotten); None: nothing to change.
+    validators: PageValidators | None = None
 
 
 @dataclass(frozen=True)
@@ -148,18 +157,27 @@ class Walks:
 
     def conditional_headers(self, walk: Walk) -> dict[str, str]:
         """The headers that make *walk*'s first list page answer 304 when unchanged since its
-        last 200: only in an incremental walk, and not for a page a label search led to."""
+        last 200: only in an incremental walk without lookback pages (a 304 would end it before
+        them), and not for a page a label search led to."""
         found = self.state.list_validators(walk.key)
-        if walk.full or walk.search is not Search.NONE or found is None or not found.is_list:
+        if (
+            walk.full
+            or self.lookback_pages > 0
+            or walk.search is not Search.NONE
+            or found is None
+            or not found.is_list
+        ):
             return {}
         return conditional_headers(found.etag, found.last_modified)
 
     def candidate_headers(self, url: str) -> dict[str, str]:
-        """The same for a page a home page links: a column last walked to its end, or a page
-        that was no list."""
+        """The same for a page a home page links: a column last walked to its end (without
+        lookback pages), or a page that was no list."""
         key = canonical_url(url)
         found = None if self.backfill else self.state.list_validators(key)
-        if found is None or (found.is_list and not self.state.walk_complete(key)):
+        if found is None or (
+            found.is_list and (self.lookback_pages > 0 or not self.state.walk_complete(key))
+        ):
             return {}
         return conditional_headers(found.etag, found.last_modified)
 
@@ -177,11 +195,27 @@ class Walks:
 
     def arrived(self, walk: Walk, size: int, validators: Validators) -> None:
         """A list page of *walk* answered 200 with *size* body bytes: the first one's
-        validators (none: forgotten) are kept for the next run's conditional request."""
+        validators (none: forgotten) are kept for the next run's conditional request, once the
+        walk finishes (kept at once, a kill before its articles are fetched would leave a 304
+        that hides them from the next run)."""
         self.count(walk.source.name, stats.LIST_BYTES, size)
         if not walk.reached:
             walk.reached = True
-            self.state.set_list_validators(walk.key, PageValidators(*validators, True))
+            walk.validators = PageValidators(*validators, True)
+
+    def unreadable(self, walk: Walk) -> None:
+        """A list page of *walk* is no HTML, or too big a tree to read: counted; the first one
+        fails the walk, so that the next run reads it again rather than trust a 304."""
+        self.count(walk.source.name, stats.skipped("unparsable_list"), 1)
+        if walk.pages == 0:
+            self.fail(walk)
+
+    def article_gone(self, walk: Walk) -> None:
+        """A new article *walk* listed failed for good (404, robots.txt…): the first page's
+        validators are forgotten, so that the next run reads it and asks for the article once
+        more, as it would without conditional requests (a full walk every run would cost far
+        more, were the article gone for good)."""
+        walk.validators = PageValidators(None, None, True)
 
     def not_modified(self, walk: Walk) -> None:
         """*walk*'s first list page answered 304: the column is as its last walk, which went
@@ -194,15 +228,17 @@ class Walks:
         """A request of *walk* failed for *reason*."""
         walk.failure = reason
 
-    def unreached(self) -> list[tuple[str, str]]:
-        """(source, reason of the last failure) of each walk whose first list page never
-        answered, its search by label included (a walk found by its label stands in for the
-        gone one)."""
-        return [
-            (walk.source.name, walk.failure)
-            for walk in self.walks
-            if not walk.reached and walk.failure is not None
-        ]
+    def unreached(self, stopped: bool) -> list[tuple[str, str]]:
+        """(source, reason) of each walk whose first list page never answered, its search by
+        label included (a walk found by its label stands in for the gone one): the reason of
+        its last failure, or, when the crawl was *stopped* before its end, ``crawl_stopped``
+        for a walk still waiting for its first answer."""
+        unreached = []
+        for walk in self.walks:
+            reason = walk.failure or (CRAWL_STOPPED if stopped else None)
+            if not walk.reached and reason is not None:
+                unreached.append((walk.source.name, reason))
+        return unreached
 
     def start_configured(self, url: str, source: Source) -> Walk:
         """The walk of a start URL of *source*: from where its column was found last, if that
@@ -293,6 +329,7 @@ class Walks:
         """Take in one list page of *walk*: queue its new articles; return the list pages to
         request next."""
         name = walk.source.name
+        first = walk.pages == 0
         walk.pages += 1
         walk.seen.add(canonical_url(url))
         walk.column = walk.column or page.title
@@ -300,6 +337,10 @@ class Walks:
         self.count(name, stats.ARTICLE_LINKS, len(page.articles))
         if not page.articles:
             logger.warning("No article links on list page %s", url)
+            if first:
+                # A layout change, or an empty shell: the column is not read, whatever its
+                # 304s would say.
+                self.fail(walk)
         listed_here = page.articles[: self.max_links_per_page]
         if len(page.articles) > len(listed_here):
             # Not a failure: the same page would be cut the same way on every run.
@@ -344,10 +385,13 @@ class Walks:
         self.state.set_walk_complete(walk.key, False)
 
     def finish(self) -> None:
-        """Nothing is left to fetch: every walk that met no failure is finished."""
+        """Nothing is left to fetch: every walk that met no failure is finished, and keeps its
+        first page's validators."""
         for walk in self.walks:
             if not walk.failed:
                 self.state.set_walk_complete(walk.key, True)
+                if walk.validators is not None:
+                    self.state.set_list_validators(walk.key, walk.validators)
 
     def _take(self, walk: Walk, listed: ListedArticle) -> None:
         name = walk.source.name

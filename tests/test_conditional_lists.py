@@ -11,7 +11,11 @@ The real spider (``scrapy crawl neu_news`` subprocesses) against the replica's H
 
 from __future__ import annotations
 
+import json
+import signal
 import socket
+import subprocess
+import time
 import urllib.request
 from collections import Counter
 from datetime import datetime, timedelta
@@ -22,8 +26,8 @@ import pytest
 
 from crawler import stats
 from crawler.items import CHINA_TZ
-from replica import Replica, ReplicaServer
-from tests.conftest import CrawlResult, read_feed, run_crawl
+from replica import FaultConfig, Replica, ReplicaServer
+from tests.conftest import PROJECT_ROOT, CrawlResult, crawl_command, read_feed, run_crawl
 
 RUNS_AFTER_BACKFILL = 3
 
@@ -199,6 +203,126 @@ def test_a_walk_that_did_not_finish_is_full_and_asks_unconditionally(
     asked = [entry for entry in server.request_log if entry.path != "/robots.txt"]
     assert len(asked) == len(column_paths(replica))
     assert all(entry.status == 304 and "If-None-Match" in entry.headers for entry in asked)
+
+
+# -- a 304 stands only for a column whose listed articles are all fetched ---------------------------
+
+
+def answers(server: ReplicaServer, path: str) -> list[tuple[int, str | None]]:
+    """(status, If-None-Match sent) of each request for *path* the sites answered."""
+    return [
+        (entry.status, entry.headers.get("If-None-Match"))
+        for entry in server.request_log
+        if entry.path == path
+    ]
+
+
+def backfill(tmp_path: Path, sources: Path) -> Path:
+    data = tmp_path / "data"
+    result = run_crawl(sources, data, tmp_path / "backfill", "-a", "mode=backfill")
+    assert result.returncode == 0, result.stderr
+    return data
+
+
+def test_a_crawl_stopped_in_its_list_phase_leaves_the_next_run_its_new_articles(
+    tmp_path: Path, replica: Replica, server: ReplicaServer, sources_file: Path
+) -> None:
+    data = backfill(tmp_path, sources_file)
+    ddyw = replica.site("news").column("ddyw").list_path
+    mtdd = replica.site("news").column("mtdd").list_path
+    # More than a page of new articles: the walk asks for its second page once it has read
+    # the first, and the slow column keeps the crawl in its list phase meanwhile.
+    new = replica.publish("news", "ddyw", n=replica.page_size + 1)
+    server.faults = FaultConfig(paths={mtdd: "slow"}, slow_seconds=60)
+    server.clear_log()
+    out = tmp_path / "stopped"
+    out.mkdir()
+    with subprocess.Popen(
+        crawl_command(sources_file, data, out), cwd=PROJECT_ROOT, stderr=subprocess.PIPE, text=True
+    ) as crawl:
+        deadline = time.monotonic() + 60
+        while not any(entry.path.startswith("/ddyw/") for entry in server.request_log):
+            assert crawl.poll() is None and time.monotonic() < deadline, "no second page asked"
+            time.sleep(0.02)
+        crawl.send_signal(signal.SIGTERM)
+        _, stderr = crawl.communicate(timeout=60)
+    assert crawl.returncode == 1, stderr
+    stopped = json.loads((out / "stats.json").read_text())
+    assert stopped[stats.FINISH_REASON] == "shutdown"
+    [(status, asked_with)] = answers(server, ddyw)
+    assert status == 200 and asked_with is not None
+    # The slow column never answered: counted unreached, not left to look healthy.
+    assert stats.read(stopped, stats.unreached("crawl_stopped"), "news-mtdd") == 1
+    assert stats.read(stopped, stats.unreached("crawl_stopped")) == 1
+    urls = {server.base_url("news") + article.path for article in new}
+    assert not urls & {line["url"] for line in read_feed(data)}, "stopped after the list phase"
+
+    server.faults = None
+    server.clear_log()
+    again = run_crawl(sources_file, data, tmp_path / "again")
+    assert again.returncode == 0, again.stderr
+    # Asked with the validators of the last finished walk, not those of the stopped run's 200.
+    assert answers(server, ddyw) == [(200, asked_with)]
+    assert urls <= {line["url"] for line in read_feed(data)}
+
+
+def test_a_column_whose_first_page_lists_no_article_is_read_in_full_every_run(
+    tmp_path: Path, replica: Replica, server: ReplicaServer, sources_file: Path
+) -> None:
+    data = backfill(tmp_path, sources_file)
+    news = [column.list_path for column in replica.site("news").columns]
+    replica.break_layout("news", "no_links")
+    for run in ("broken", "still_broken"):
+        server.clear_log()
+        result = run_crawl(sources_file, data, tmp_path / run)
+        # Its first page is read, unconditionally after the first time: never a 304.
+        for path in news:
+            [(status, asked_with)] = answers(server, path)
+            assert status == 200, (run, path)
+            assert (asked_with is None) is (run == "still_broken"), (run, path)
+        assert result.stat(stats.of_source("news-ddyw", stats.LIST_NOT_MODIFIED)) == 0
+        assert result.stat(stats.of_source("news-ddyw", stats.COLUMN_NOT_FOUND)) == 1
+    replica.fix_layout("news")
+    assert run_crawl(sources_file, data, tmp_path / "fixed").returncode == 0
+    server.clear_log()
+    assert run_crawl(sources_file, data, tmp_path / "after").returncode == 0
+    assert all(answers(server, path)[0][0] == 304 for path in news)
+
+
+def test_lookback_pages_are_read_past_the_first_page_of_an_unchanged_column(
+    tmp_path: Path, replica: Replica, server: ReplicaServer, sources_file: Path
+) -> None:
+    data = backfill(tmp_path, sources_file)
+    server.clear_log()
+    result = run_crawl(sources_file, data, tmp_path / "lookback", NEU_LOOKBACK_PAGES="1")
+    assert result.returncode == 0, result.stderr
+    for path in column_paths(replica):
+        assert answers(server, path) == [(200, None)], path
+    # Each column's second page, the lookback page past its first all-known one.
+    assert result.stat(stats.total(stats.LIST_PAGES)) == 2 * len(column_paths(replica))
+    assert result.stat(stats.total(stats.LIST_NOT_MODIFIED)) == 0
+
+
+def test_a_new_article_gone_for_good_is_asked_for_again_each_run_for_one_list_page(
+    tmp_path: Path, replica: Replica, server: ReplicaServer, sources_file: Path
+) -> None:
+    data = backfill(tmp_path, sources_file)
+    mtdd = replica.site("news").column("mtdd").list_path
+    [gone] = replica.publish("news", "mtdd", n=1)
+    server.faults = FaultConfig(paths={gone.path: "404"})
+    for run in ("first", "second"):
+        server.clear_log()
+        result = run_crawl(sources_file, data, tmp_path / run)
+        assert answers(server, gone.path) == [(404, None)], run
+        # One list page of its column, not a full walk of it.
+        assert [status for status, _ in answers(server, mtdd)] == [200], run
+        assert result.stat(stats.of_source("news-mtdd", stats.LIST_PAGES)) == 1, run
+    server.faults = None
+    assert run_crawl(sources_file, data, tmp_path / "back").returncode == 0
+    assert server.base_url("news") + gone.path in {line["url"] for line in read_feed(data)}
+    server.clear_log()
+    assert run_crawl(sources_file, data, tmp_path / "after").returncode == 0
+    assert [status for status, _ in answers(server, mtdd)] == [304]
 
 
 # -- columns never reached, counted by reason at the end ---------------------------------------------

@@ -253,23 +253,32 @@ def test_the_budget_leaves_the_rest_due_for_the_next_run(
     assert article_requests(server, replica) == []
 
 
-def test_a_failed_recheck_stays_due(
-    tmp_path: Path, replica: Replica, server: ReplicaServer, sources_file: Path
+@pytest.mark.parametrize(("fault", "gone"), [("503", False), ("404", True)])
+def test_a_failed_recheck_stays_due_unless_it_failed_for_good(
+    tmp_path: Path,
+    replica: Replica,
+    server: ReplicaServer,
+    sources_file: Path,
+    fault: str,
+    gone: bool,
 ) -> None:
     data = tmp_path / "data"
     assert (
         run_crawl(sources_file, data, tmp_path / "backfill", NEU_RECHECK_AFTER="1s").returncode == 0
     )
-    undated = sorted(undated_paths(replica, server))
+    failing = sorted(undated_paths(replica, server))[0]
     wait_past(1)
-    server.faults = FaultConfig(paths={undated[0]: "503"})
+    server.faults = FaultConfig(paths={failing: fault})
     failed = run_crawl(sources_file, data, tmp_path / "failed", NEU_RECHECK_AFTER="1s")
-    assert failed.stat(stats.total(stats.failed("http_503"))) == 1
-    server.faults = None
+    assert failed.stat(stats.total(stats.failed(f"http_{fault}"))) == 1
+    assert failed.stat(stats.total(stats.RECHECK_GONE)) == gone
     server.clear_log()
     again = run_crawl(sources_file, data, tmp_path / "again", NEU_RECHECK_AFTER="1s")
     assert again.returncode == 0, again.stderr
-    assert [path for path, _status, _sent in article_requests(server, replica)] == [undated[0]]
+    # The fault still stands: a transient one is asked again (and retried); one for good had
+    # its only step done, and would fail every run.
+    asked = {path for path, _status, _sent in article_requests(server, replica)}
+    assert asked == (set() if gone else {failing})
 
 
 def test_a_data_directory_from_before_schedules_keeps_working(

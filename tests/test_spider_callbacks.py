@@ -240,8 +240,10 @@ class Crawl:
         assert all(isinstance(failure.value, DontCloseSpider) for failure in failures), failures
         return bool(failures)
 
-    async def read_list(self, request: Request, body: bytes) -> None:
-        await self.scrape(html_response(request, body), request)
+    async def read_list(
+        self, request: Request, body: bytes, headers: dict[str, str] | None = None
+    ) -> None:
+        await self.scrape(html_response(request, body, headers=headers), request)
 
     async def article_phase(self) -> list[Request]:
         """The engine going idle after the list pages: the article requests it is given."""
@@ -450,15 +452,27 @@ def test_a_sources_hosts_and_article_pattern_widen_what_its_list_pages_list(
     run(scenario)
 
 
-def test_list_page_that_is_not_html_is_counted_and_ends_nothing_else(tmp_path: Path) -> None:
+def test_first_list_page_that_is_not_html_is_counted_and_leaves_its_walk_unfinished(
+    tmp_path: Path,
+) -> None:
+    finished_walk_with_validators(tmp_path)
+
     async def scenario() -> None:
-        async with open_crawl(tmp_path, "backfill") as crawl:
+        async with open_crawl(tmp_path) as crawl:
             request = crawl.start_request(DDYW)
-            response = Response(DDYW, body=b"%PDF-1.4 \x00\x01", request=request)
+            response = Response(
+                DDYW, body=b"%PDF-1.4 \x00\x01", headers={"ETag": '"pdf"'}, request=request
+            )
             assert list(crawl.spider.parse_list_page(response, **request.cb_kwargs)) == []
             assert crawl.stat(stats.skipped("not_html"), DDYW_SOURCE) == 1
             assert crawl.stat(stats.skipped("unparsable_list"), DDYW_SOURCE) == 1
-            assert not crawl.walk().failed
+            # Not read: the next run reads it in full again, rather than take a 304 for it.
+            assert crawl.walk().failed
+            assert not crawl.idle()
+            assert not crawl.store.walk_complete(DDYW)
+            assert crawl.store.list_validators(DDYW) == PageValidators(
+                LIST_ETAG, LIST_MODIFIED, True
+            )
 
     run(scenario)
 
@@ -608,7 +622,8 @@ def test_rechecks_past_the_budget_wait_for_the_next_run_newest_first(tmp_path: P
 
 
 @pytest.mark.parametrize(
-    ("answer", "done"), [(304, True), (200, True), (503, False), ("refused", False)]
+    ("answer", "done"),
+    [(304, True), (200, True), (404, True), (410, True), (503, False), ("refused", False)],
 )
 def test_a_recheck_step_is_done_when_its_answer_arrives(
     tmp_path: Path, answer: int | str, done: bool
@@ -628,7 +643,9 @@ def test_a_recheck_step_is_done_when_its_answer_arrives(
             await crawl.scrape(result, recheck)
             assert crawl.idle() is False
             assert isinstance(crawl.store, Store)
+            # Gone for good (404, 410): asked again, it would fail again.
             assert bool(crawl.store.recheck_candidates(frozenset({DDYW_SOURCE}), 3600)) is not done
+            assert crawl.stat(stats.RECHECK_GONE, DDYW_SOURCE) == (answer in (404, 410))
             if answer == 200:  # the page differs from the seeded record: an edit
                 [line] = [line for line in read_feed(tmp_path / "data") if line["version"] == 2]
                 assert line["id"] == record["id"]
@@ -653,6 +670,7 @@ def test_recheck_all_asks_for_every_known_article_of_the_crawled_sources(tmp_pat
 # -- conditional first list pages -------------------------------------------------------------------
 
 LIST_ETAG = '"list-1"'
+LIST_MODIFIED = "Tue, 01 Sep 2026 01:00:00 GMT"
 
 
 def finished_walk_with_validators(tmp_path: Path, url: str = DDYW) -> None:
@@ -661,7 +679,7 @@ def finished_walk_with_validators(tmp_path: Path, url: str = DDYW) -> None:
     try:
         store.set_walk_complete(canonical_url(url), True)
         store.set_list_validators(
-            canonical_url(url), PageValidators(LIST_ETAG, "Tue, 01 Sep 2026 01:00:00 GMT", True)
+            canonical_url(url), PageValidators(LIST_ETAG, LIST_MODIFIED, True)
         )
     finally:
         store.close()
@@ -676,7 +694,7 @@ def test_incremental_walk_asks_for_its_first_page_conditionally_and_304_ends_it(
         async with open_crawl(tmp_path) as crawl:
             request = crawl.start_request(DDYW)
             assert request.headers.get("If-None-Match") == LIST_ETAG.encode()
-            assert request.headers.get("If-Modified-Since") == b"Tue, 01 Sep 2026 01:00:00 GMT"
+            assert request.headers.get("If-Modified-Since") == LIST_MODIFIED.encode()
             assert request.meta["handle_httpstatus_list"] == [304]
             await crawl.scrape(html_response(request, b"", status=304), request)
             assert crawl.scheduled() == []
@@ -709,7 +727,11 @@ def test_full_walks_and_later_pages_are_asked_for_unconditionally(
             await crawl.scrape(response, request)
             later = crawl.scheduled()
             assert later and all(b"If-None-Match" not in page.headers for page in later)
-            assert crawl.store.list_validators(DDYW) == PageValidators('"list-2"', None, True)
+            # Kept once the walk finishes, not before (its articles are not fetched yet).
+            assert crawl.walk().validators == PageValidators('"list-2"', None, True)
+            assert crawl.store.list_validators(DDYW) == PageValidators(
+                LIST_ETAG, LIST_MODIFIED, True
+            )
             assert crawl.stat(stats.LIST_BYTES, DDYW_SOURCE) == len(body)
 
     run(scenario)
@@ -761,6 +783,23 @@ def test_columns_and_home_pages_never_reached_are_counted_by_reason_at_the_end(
         assert stats.read(by_source, stats.unreached("DownloadTimeoutError"), DDYW_SOURCE) == 1
         refused = stats.unreached("DownloadConnectionRefusedError")
         assert stats.read(by_source, refused, ENGLISH_SOURCE) == 1
+        assert stats.read(by_source, stats.unreached("crawl_stopped")) == 0
+
+    run(scenario)
+
+
+def test_columns_still_waiting_when_the_crawl_is_stopped_are_counted_unreached(
+    tmp_path: Path,
+) -> None:
+    async def scenario() -> None:
+        async with open_crawl(tmp_path) as crawl:
+            crawl_stats = crawl.crawler.stats
+            assert crawl_stats is not None
+            # SIGTERM before the column's first page answered.
+            await crawl.engine.close_spider_async(reason="shutdown")
+        by_source = crawl_stats.get_stats()
+        assert stats.read(by_source, stats.unreached("crawl_stopped"), DDYW_SOURCE) == 1
+        assert stats.read(by_source, stats.unreached("crawl_stopped")) == 1
 
     run(scenario)
 
@@ -769,8 +808,9 @@ def test_columns_and_home_pages_never_reached_are_counted_by_reason_at_the_end(
 
 
 async def article_request(crawl: Crawl, url: str = ARTICLE_URL) -> Request:
-    """The request the article phase makes for *url*, listed on the column's first page."""
-    await crawl.read_list(crawl.start_request(DDYW), list_html(hrefs=[url]))
+    """The request the article phase makes for *url*, listed on the column's first page (which
+    carries an ETag)."""
+    await crawl.read_list(crawl.start_request(DDYW), list_html(hrefs=[url]), {"ETag": LIST_ETAG})
     [request] = await crawl.article_phase()
     assert request.url == url
     return request
@@ -856,6 +896,10 @@ def test_article_record_reaches_the_feed_through_the_engine(tmp_path: Path) -> N
             await crawl.scrape(html_response(request, golden_page(ARTICLE)), request)
             assert crawl.stat(stats.feed_outcome("new")) == 1
             assert crawl.stat(stats.NEW, DDYW_SOURCE) == 1
+            assert crawl.store.list_validators(DDYW) is None
+            assert not crawl.idle()
+            # Every article it listed is fetched: the next run may take a 304 for the column.
+            assert crawl.store.list_validators(DDYW) == PageValidators(LIST_ETAG, None, True)
 
     run(scenario)
     [line] = read_feed(tmp_path / "data")
@@ -883,6 +927,9 @@ def test_article_answering_an_http_error(tmp_path: Path, status: int, permanent:
             assert crawl.walk().failed is not permanent
             assert not crawl.idle()  # nothing left: the walks that met no failure are finished
             assert crawl.store.walk_complete(DDYW) is permanent
+            # Gone or not, the next run reads the column's first page and asks for it again
+            # (no 304 for a page that lists an article not fetched).
+            assert crawl.store.list_validators(DDYW) is None
 
     run(scenario)
 

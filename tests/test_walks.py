@@ -433,23 +433,84 @@ ETAG, MODIFIED = '"v1"', "Tue, 01 Sep 2026 01:00:00 GMT"
 CONDITIONAL = {"If-None-Match": ETAG, "If-Modified-Since": MODIFIED}
 
 
-def test_first_list_page_validators_are_kept_from_its_200_only() -> None:
+def test_first_list_page_validators_are_kept_from_its_200_only_once_the_walk_finishes() -> None:
     state, counts = DictState(), Counts()
     walks = make_walks(state, counts, backfill=True)
     walk = walks.start(FIRST, SOURCE, COLUMN)
     walks.arrived(walk, 1200, (ETAG, MODIFIED))
     walks.read(walk, list_page([3, 2], next_url=vsb_page(9)), FIRST)
     walks.arrived(walk, 800, ('"page-9"', None))  # a later page: its validators are not kept
-    assert state.validators == {walk.key: PageValidators(ETAG, MODIFIED, True)}
     assert walk.reached
     assert counts[(SOURCE.name, stats.LIST_BYTES)] == 2000
+    walks.take_pending()
+    # Its articles are not fetched yet: a kill now must not leave a 304 to hide them.
+    assert state.validators == {}
+    walks.finish()
+    assert state.validators == {walk.key: PageValidators(ETAG, MODIFIED, True)}
+
+
+def test_a_walk_that_did_not_finish_keeps_the_old_validators() -> None:
+    old = PageValidators('"v0"', None, True)
+    state = DictState(validators={canonical_url(FIRST): old})
+    walks, walk = incremental(state, Counts())
+    walks.arrived(walk, 10, (ETAG, MODIFIED))
+    walks.read(walk, list_page([3, 2]), FIRST)
+    walks.fail(walk)
+    walks.finish()
+    assert state.validators == {walk.key: old}
 
 
 def test_a_first_page_without_validators_forgets_the_old_ones() -> None:
     state = DictState(validators={canonical_url(FIRST): PageValidators(ETAG, None, True)})
     walks = make_walks(state, Counts())
     walks.arrived(walks.start(FIRST, SOURCE, COLUMN), 10, (None, None))
+    walks.finish()
     assert state.validators == {canonical_url(FIRST): PageValidators(None, None, True)}
+
+
+def test_a_new_article_gone_for_good_forgets_the_validators_only() -> None:
+    state = DictState(validators={canonical_url(FIRST): PageValidators('"v0"', None, True)})
+    walks, walk = incremental(state, Counts())
+    walks.arrived(walk, 10, (ETAG, MODIFIED))
+    walks.read(walk, list_page([3, 2]), FIRST)
+    walks.take_pending()
+    walks.article_gone(walk)
+    walks.finish()
+    # The next run reads the first page (one page, not the whole column) and asks again.
+    assert state.validators == {walk.key: PageValidators(None, None, True)}
+    assert state.complete[walk.key] is True
+    assert make_walks(state, Counts()).conditional_headers(walk) == {}
+
+
+@pytest.mark.parametrize("articles", [[], None])
+def test_a_first_page_unread_or_without_article_links_fails_its_walk(
+    articles: list[int] | None,
+) -> None:
+    old = PageValidators('"v0"', None, True)
+    state, counts = DictState(validators={canonical_url(FIRST): old}), Counts()
+    walks, walk = incremental(state, counts)
+    walks.arrived(walk, 10, (ETAG, MODIFIED))
+    if articles is None:  # not HTML, or too many tags
+        walks.unreadable(walk)
+        assert counts[(SOURCE.name, stats.skipped("unparsable_list"))] == 1
+    else:
+        walks.read(walk, list_page(articles), FIRST)
+    walks.finish()
+    # The next run walks the column in full, unconditionally, rather than take a 304.
+    assert walk.failed and state.complete[walk.key] is False
+    assert state.validators[walk.key] == old
+    assert make_walks(state, Counts()).start(FIRST, SOURCE, COLUMN).full
+
+
+def test_a_later_page_unread_or_without_article_links_fails_nothing() -> None:
+    state, counts = DictState(), Counts()
+    walks = make_walks(state, counts, backfill=True)
+    walk = walks.start(FIRST, SOURCE, COLUMN)
+    walks.read(walk, list_page([3, 2], next_url=vsb_page(2)), FIRST)
+    walks.read(walk, list_page([], next_url=vsb_page(1)), vsb_page(2))
+    walks.unreadable(walk)
+    assert not walk.failed
+    assert counts[(SOURCE.name, stats.skipped("unparsable_list"))] == 1
 
 
 @pytest.mark.parametrize(
@@ -468,6 +529,25 @@ def test_only_an_incremental_walk_asks_whether_its_first_page_changed(
     walk = walks.start(FIRST, SOURCE, COLUMN)
     assert walks.conditional_headers(walk) == headers
     assert walks.candidate_headers(FIRST) == headers
+
+
+def test_a_walk_with_lookback_pages_reads_its_first_page_unconditionally() -> None:
+    key, about = canonical_url(FIRST), canonical_url(f"{BASE}/about.htm")
+    state = DictState(
+        complete={key: True},
+        validators={
+            key: PageValidators(ETAG, MODIFIED, True),
+            about: PageValidators(ETAG, None, False),
+        },
+    )
+    walks = make_walks(state, Counts(), lookback_pages=1)
+    walk = walks.start(FIRST, SOURCE, COLUMN)
+    assert not walk.full
+    # A 304 would end the walk before its lookback pages.
+    assert walks.conditional_headers(walk) == {}
+    assert walks.candidate_headers(FIRST) == {}
+    # A page that was no list has no lookback pages to miss.
+    assert walks.candidate_headers(about) == {"If-None-Match": ETAG}
 
 
 def test_a_page_the_label_led_to_is_not_asked_conditionally() -> None:
@@ -506,7 +586,7 @@ def test_an_unchanged_column_is_counted_reached_and_finished() -> None:
     assert counts[(SOURCE.name, stats.LIST_NOT_MODIFIED)] == 1
     walks.finish()
     assert state.complete[walk.key] is True
-    assert walks.unreached() == []
+    assert walks.unreached(stopped=False) == []
 
 
 # -- unreached columns -------------------------------------------------------------------------------
@@ -521,8 +601,13 @@ def test_a_walk_whose_first_page_never_answered_is_unreached_by_its_last_failure
     walks.note_failure(refused, "ConnectionRefusedError")
     walks.arrived(reached, 10, (None, None))
     walks.note_failure(reached, "http_503")  # an article: its column was reached
-    assert walks.unreached() == [(SOURCE.name, "ConnectionRefusedError")]
+    assert walks.unreached(stopped=False) == [(SOURCE.name, "ConnectionRefusedError")]
     assert not quiet.reached
+    # A crawl stopped before its end: the walk still waiting was not reached either.
+    assert walks.unreached(stopped=True) == [
+        (SOURCE.name, "ConnectionRefusedError"),
+        (OTHER.name, "crawl_stopped"),
+    ]
 
 
 def test_a_column_found_by_its_label_stands_in_for_its_gone_first_page() -> None:
@@ -532,15 +617,15 @@ def test_a_column_found_by_its_label_stands_in_for_its_gone_first_page() -> None
     walks.search(gone)
     moved = walks.relocate(gone, MOVED)
     assert moved is not None
-    assert walks.unreached() == []  # not yet failed: the found page may still answer
+    assert walks.unreached(stopped=False) == []  # not yet failed: the found page may still answer
     walks.note_failure(moved, "TimeoutError")
-    assert walks.unreached() == [(SOURCE.name, "TimeoutError")]
+    assert walks.unreached(stopped=False) == [(SOURCE.name, "TimeoutError")]
     lost = make_walks(DictState(), Counts())
     never_found = lost.start_configured(FIRST, SOURCE)
     lost.note_failure(never_found, "http_404")
     lost.search(never_found)
     assert lost.relocate(never_found, None) is None
-    assert lost.unreached() == [(SOURCE.name, "http_404")]
+    assert lost.unreached(stopped=False) == [(SOURCE.name, "http_404")]
 
 
 # -- columns found again by their label ------------------------------------------------------------

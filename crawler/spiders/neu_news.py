@@ -31,6 +31,7 @@ from crawler.extract.listing import (
 from crawler.extraction import ArticleExtractor, header
 from crawler.failures import failed_request, failure_reason, is_gone, is_permanent
 from crawler.items import FetchedArticle
+from crawler.outcome import FINISHED
 from crawler.pipelines import FeedPipeline
 from crawler.rechecks import Schedule
 from crawler.sources import Source
@@ -212,7 +213,7 @@ class NeuNewsSpider(scrapy.Spider):
         self.walks.arrived(walk, len(response.body), _validators(response))
         page = self._list_page(response, walk.source)
         if page is None:
-            self._count(walk.source.name, stats.skipped("unparsable_list"))
+            self.walks.unreadable(walk)
             return
         lost = not page.articles and self.walks.may_search(walk)
         next_pages = self.walks.read(walk, page, response.url)
@@ -271,6 +272,10 @@ class NeuNewsSpider(scrapy.Spider):
         source, walk = _source_and_walk(request.cb_kwargs)
         reason = failure_reason(failure.value)
         self._count(source.name, stats.failed(reason))
+        if request.cb_kwargs.get("recheck") and is_permanent(reason):
+            # Asked again, it fails again: its steps due so far are done (later ones stay).
+            self._count(source.name, stats.RECHECK_GONE)
+            self.store.set_rechecked(request.cb_kwargs["listed"].id)
         if walk is not None:
             self.walks.note_failure(walk, reason)
         elif request.callback == self.parse_home:
@@ -282,16 +287,21 @@ class NeuNewsSpider(scrapy.Spider):
         logger.warning("Failed (%s): %s", reason, request.url)
         if walk is None:
             return
-        if is_permanent(reason):
-            self.walks.search_failed(walk)
-        else:
+        if not is_permanent(reason):
             self.walks.fail(walk)
+        elif request.callback == self.parse_article_page:
+            self.walks.article_gone(walk)
+        else:
+            self.walks.search_failed(walk)
 
-    def count_unreached(self) -> None:
-        """At the end of the run: each column whose first list page never answered, and each
-        home page that failed, counted by the reason of its last failure."""
-        for source, reason in [*self.walks.unreached(), *self.failed_homes]:
-            self._count(source, stats.unreached(reason))
+    def count_unreached(self, reason: str) -> None:
+        """At the end of the run (its finish *reason*): each column whose first list page never
+        answered, and each home page that failed, counted by the reason of its last failure;
+        in a crawl that did not finish, a column still waiting is ``crawl_stopped``, so that a
+        cut-short run does not show its source healthy."""
+        stopped = reason != FINISHED
+        for source, why in [*self.walks.unreached(stopped), *self.failed_homes]:
+            self._count(source, stats.unreached(why))
 
     def callback_failed(self, failure: Failure, response: Response | None) -> None:
         """A callback raised: its page is not done, so neither is its column's walk. (Scrapy
