@@ -31,7 +31,13 @@ def add_command(commands: Any) -> None:
     discover.add_argument(
         "-o", "--output", type=Path, required=True, metavar="FILE", help="sources file to write"
     )
-    discover.add_argument(
+    add_settings_option(discover, "NEU_DISCOVER_MAX_REQUESTS=10")
+
+
+def add_settings_option(parser: argparse.ArgumentParser, example: str) -> None:
+    """``-s/--set NAME=VALUE`` (repeatable): Scrapy or project settings for the command's crawl,
+    collected as ``settings``."""
+    parser.add_argument(
         "-s",
         "--set",
         dest="settings",
@@ -39,7 +45,7 @@ def add_command(commands: Any) -> None:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="a Scrapy or project setting, e.g. NEU_DISCOVER_MAX_REQUESTS=10 (repeatable)",
+        help=f"a Scrapy or project setting, e.g. {example} (repeatable)",
     )
 
 

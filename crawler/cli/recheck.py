@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from crawler import settings as project_settings
-from crawler.cli.discover import setting
+from crawler.cli.discover import add_settings_option
 from crawler.cli.feed import DEFAULT_DATA_DIR
 from crawler.rechecks import RECHECK_ALL
 
@@ -43,16 +43,7 @@ def add_command(commands: Any) -> None:
         metavar="DIR",
         help="the crawl's data directory (default: data)",
     )
-    recheck.add_argument(
-        "-s",
-        "--set",
-        dest="settings",
-        type=setting,
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="a Scrapy or project setting for the crawl, e.g. DOWNLOAD_DELAY=2 (repeatable)",
-    )
+    add_settings_option(recheck, "DOWNLOAD_DELAY=2")
 
 
 def recheck_command(options: argparse.Namespace) -> list[str]:
