@@ -181,6 +181,11 @@ class Walks:
             return {}
         return conditional_headers(found.etag, found.last_modified)
 
+    def was_column(self, url: str) -> bool:
+        """Whether the page at *url* was a column's first list page at its last walk's end."""
+        found = self.state.list_validators(canonical_url(url))
+        return found is not None and found.is_list
+
     def was_not_a_list(self, url: str) -> bool:
         """Whether the page at *url* was no list at its last 200."""
         found = self.state.list_validators(canonical_url(url))

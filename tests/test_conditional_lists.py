@@ -380,3 +380,29 @@ language = "zh"
     assert result.stat(stats.of_source("gone", stats.COLUMN_NOT_FOUND)) == 1
     # An expected network failure is a line in the log, not a traceback.
     assert "Traceback" not in result.log + result.stderr
+
+
+def test_a_known_column_a_home_page_links_that_fails_is_unreached(
+    tmp_path: Path, replica: Replica, server: ReplicaServer
+) -> None:
+    """A home-page source's columns have no walk until their page answers: one that was a
+    column at its last walk and now fails leaves its source partly failed (exit 3), while a
+    linked page that never was a list (the About page) failing costs nothing."""
+    sources = replica.write_sources(tmp_path / "sources.toml", server, home=True)
+    data = tmp_path / "data"
+    backfill = run_crawl(sources, data, tmp_path / "backfill", "-a", "mode=backfill")
+    assert backfill.returncode == 0, backfill.stderr
+    broken = server.base_url("news") + replica.sites["news"].columns[0].list_path
+    # The About page of every site is linked from its home page and is no list.
+    server.faults = FaultConfig(paths={broken: "404", "/about.htm": "404"})
+
+    result = run_crawl(sources, data, tmp_path / "run")
+
+    assert result.returncode == 3, result.stderr
+    unreached = {key: value for key, value in result.stats.items() if "/unreached/" in key}
+    assert unreached == {
+        stats.total(stats.unreached("http_404")): 1,
+        stats.of_source("news", stats.unreached("http_404")): 1,
+    }
+    assert result.stat(stats.total(stats.failed("http_404"))) == 1 + len(replica.sites)
+    assert result.stderr.splitlines()[-1].endswith("failed: news (http: http_404)")

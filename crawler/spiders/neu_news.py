@@ -77,8 +77,9 @@ class NeuNewsSpider(scrapy.Spider):
         self.recheck_all = False
         # Known articles to fetch again (conditionally) to catch edits, sent with the articles.
         self.rechecks: Iterator[Recheck] = iter(())
-        # (source, reason) of each home page start URL that failed.
-        self.failed_homes: list[tuple[str, str]] = []
+        # (source, reason) of each home page start URL that failed, and of each page one links
+        # that was a column at its last walk and failed: no walk stands for them.
+        self.unreached_pages: list[tuple[str, str]] = []
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
@@ -278,8 +279,10 @@ class NeuNewsSpider(scrapy.Spider):
             self.store.set_rechecked(request.cb_kwargs["listed"].id)
         if walk is not None:
             self.walks.note_failure(walk, reason)
-        elif request.callback == self.parse_home:
-            self.failed_homes.append((source.name, reason))
+        elif request.callback == self.parse_home or (
+            request.callback == self.parse_candidate_list and self.walks.was_column(request.url)
+        ):
+            self.unreached_pages.append((source.name, reason))
         if walk is not None and is_gone(reason) and self.walks.may_search(walk):
             logger.info("Gone (%s): %s; looking for column %r", reason, request.url, walk.column)
             yield self._search_request(walk)
@@ -296,11 +299,12 @@ class NeuNewsSpider(scrapy.Spider):
 
     def count_unreached(self, reason: str) -> None:
         """At the end of the run (its finish *reason*): each column whose first list page never
-        answered, and each home page that failed, counted by the reason of its last failure;
-        in a crawl that did not finish, a column still waiting is ``crawl_stopped``, so that a
-        cut-short run does not show its source healthy."""
+        answered, each home page that failed and each known column it links that failed,
+        counted by the reason of its last failure; in a crawl that did not finish, a column
+        still waiting is ``crawl_stopped``, so that a cut-short run does not show its source
+        healthy."""
         stopped = reason != FINISHED
-        for source, why in [*self.walks.unreached(stopped), *self.failed_homes]:
+        for source, why in [*self.walks.unreached(stopped), *self.unreached_pages]:
             self._count(source, stats.unreached(why))
 
     def callback_failed(self, failure: Failure, response: Response | None) -> None:
