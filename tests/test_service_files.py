@@ -160,15 +160,19 @@ def test_scrapy_crawl_neu_news_from_any_directory(
     env = {key: value for key, value in os.environ.items() if key != "SCRAPY_SETTINGS_MODULE"}
     data = tmp_path / "data"
     _python, _m, _scrapy, *arguments = crawl_command(sources_file, data, tmp_path, files=False)
-    crawl = subprocess.run(
-        [str(VENV_BIN / "scrapy"), *arguments],
-        cwd=elsewhere,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+
+    def scrapy_in(directory: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(VENV_BIN / "scrapy"), *arguments],
+            cwd=directory,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    crawl = scrapy_in(elsewhere)
     assert crawl.returncode == 0, crawl.stderr
     assert {line["url"] for line in read_feed(data)} == set(replica.expected_records(server))
     assert list(elsewhere.iterdir()) == []
@@ -179,14 +183,6 @@ def test_scrapy_crawl_neu_news_from_any_directory(
     (other / "scrapy.cfg").write_text("[settings]\ndefault = otherproject.settings\n")
     (other / "otherproject" / "__init__.py").write_text("")
     (other / "otherproject" / "settings.py").write_text('SPIDER_MODULES = ["otherproject"]\n')
-    there = subprocess.run(
-        [str(VENV_BIN / "scrapy"), *arguments],
-        cwd=other,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    there = scrapy_in(other)
     assert there.returncode != 0
     assert "Spider not found: neu_news" in there.stderr
