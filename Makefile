@@ -14,9 +14,10 @@ $(BIN)/.installed: pyproject.toml
 install: $(BIN)/.installed system-packages
 
 # What some tests need from the system, as package:command: chromium (the status page in a real
-# browser), jq (the README's recipes), systemd (systemd-analyze verify of the service unit).
+# browser), jq (the README's recipes), systemd (systemd-analyze verify of the service unit),
+# redis-server (the scale-out tests start their own on a free port).
 # Installed as root where apt-get is (Debian); elsewhere named once, and those tests skip.
-SYSTEM_PACKAGES := chromium:chromium jq:jq systemd:systemd-analyze
+SYSTEM_PACKAGES := chromium:chromium jq:jq systemd:systemd-analyze redis-server:redis-server
 
 system-packages:
 	@missing=""; \

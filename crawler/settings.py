@@ -80,6 +80,10 @@ NEU_MAX_PAGE_TAGS = 50_000
 # Data directory holding articles.jsonl, state.sqlite3 and the run lock; created if its parent
 # exists. Empty turns the feed (and incremental crawling) off.
 NEU_DATA_DIR = "data"
+# redis://[:PASSWORD@]HOST:PORT/DB: known articles, walks and validators live in that Redis and
+# records go to its feed stream (a worker's crawl, see scheduler.worker); NEU_DATA_DIR is then
+# not used. Empty: the data directory.
+NEU_STATE_URL = ""
 # Feed lines are fsynced and the state committed every this many new lines (and at the end).
 NEU_FEED_BATCH_SIZE = 20
 # Known articles are fetched again (conditionally) to catch edits at these ages of their

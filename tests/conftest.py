@@ -15,6 +15,9 @@ from jsonschema import Draft202012Validator
 
 from replica import Replica, ReplicaServer, build_replica
 
+# A real redis-server on a free port for the scale-out tests (the fixture of that name).
+from tests.redis_server import redis_server  # noqa: F401
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_DIR = PROJECT_ROOT / "crawler" / "schema"
 # Politeness off: the replica is ours, and the suite must stay fast.
