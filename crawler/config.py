@@ -41,6 +41,8 @@ SETTINGS: dict[str, NumberSetting | None] = {
     "NEU_CONTACT": None,
     "NEU_SOURCES_FILE": None,
     "NEU_DATA_DIR": None,
+    # A redis:// URL: checked by the Redis state that uses it.
+    "NEU_STATE_URL": None,
     "NEU_STATS_FILE": None,
     "NEU_RETRY_BACKOFF_BASE": NumberSetting(integer=False, minimum=0),
     "NEU_RETRY_BACKOFF_MAX": NumberSetting(integer=False, minimum=0),
