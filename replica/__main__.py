@@ -1,6 +1,7 @@
-"""``python -m replica serve …`` (the replica's sites) or ``python -m replica portal …`` (a
-university portal linking replica sites and sites without news, for ``neu-news discover``):
-serve until SIGINT/SIGTERM."""
+"""``python -m replica serve …`` (the replica's sites), ``python -m replica portal …`` (a
+university portal linking replica sites and sites without news, for ``neu-news discover``) or
+``python -m replica fleet …`` (many small sites, each on its own loopback address): serve until
+SIGINT/SIGTERM."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 
 from replica.build import build_replica
 from replica.faults import TRANSIENT_KINDS, FaultConfig, parse_pins
+from replica.fleet import Fleet
 from replica.portal import PortalReplica
 from replica.server import ReplicaServer
 
@@ -72,6 +74,13 @@ def _parser() -> argparse.ArgumentParser:
     portal.add_argument("--seed", type=int, default=0, help="of the first replica (+1: second)")
     portal.add_argument("--articles-per-column", type=int, default=25)
     portal.add_argument("--page-size", type=int, default=10)
+    fleet = sub.add_parser(
+        "fleet",
+        help="serve many small sites, each on its own address 127.0.1.x (see replica.fleet)",
+    )
+    fleet.add_argument("--sites", type=int, default=12, help="how many sites (default: 12)")
+    fleet.add_argument("--seed", type=int, default=0)
+    fleet.add_argument("--sources-out", help="write a crawler sources file (TOML) here")
     return parser
 
 
@@ -91,6 +100,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "portal":
         return _serve_portal(args)
+    if args.command == "fleet":
+        return _serve_fleet(args)
     try:
         replica = build_replica(
             seed=args.seed,
@@ -129,6 +140,23 @@ def _serve_portal(args: argparse.Namespace) -> int:
         print("portal", portal.portal_url, flush=True)
         for site in portal.news_sites():
             print(site.cms, site.language, f"http://{site.location}/", flush=True)
+        while not stop.wait(0.5):
+            pass
+    return 0
+
+
+def _serve_fleet(args: argparse.Namespace) -> int:
+    try:
+        fleet = Fleet(args.sites, args.seed)
+    except ValueError as exc:
+        print(f"replica: {exc}", file=sys.stderr)
+        return 2
+    stop = _stop_on_signal()
+    with fleet:
+        if args.sources_out:
+            fleet.write_sources(args.sources_out)
+        for site in fleet.sites:
+            print(site.name, site.kind, site.base_url, flush=True)
         while not stop.wait(0.5):
             pass
     return 0

@@ -25,10 +25,13 @@ import contextlib
 import json
 import logging
 import socket
+import socketserver
 import struct
 import sys
 import threading
+import time
 import types
+from collections.abc import Iterable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, cast
@@ -51,7 +54,8 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class LoggedRequest:
     """One request a site answered: site name (``news``…), method, path with query, status
-    (0 when a fault reset the connection), the request headers and the injected fault kind."""
+    (0 when a fault reset the connection), the request headers, the injected fault kind and
+    when the request arrived (``time.time()``: politeness shows in the gaps per site)."""
 
     site: str
     method: str
@@ -59,6 +63,7 @@ class LoggedRequest:
     status: int
     headers: dict[str, str]
     fault: str | None = None
+    at: float = 0.0
 
 
 class _SiteServer(ThreadingHTTPServer):
@@ -70,6 +75,14 @@ class _SiteServer(ThreadingHTTPServer):
         self._conns: set[socket.socket] = set()
         self._conns_lock = threading.Lock()
         super().__init__((host, 0), _Handler)
+
+    def server_bind(self) -> None:
+        # HTTPServer's asks the resolver for the address's name (socket.getfqdn), which takes
+        # tens of milliseconds on an address of 127/8 other than 127.0.0.1: a fleet's hundreds
+        # of sites would take seconds to start. The name is not used.
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name, self.server_port = str(host), int(port)
 
     def process_request(self, request: Any, client_address: Any) -> None:
         with self._conns_lock:
@@ -101,6 +114,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "nginx"
     sys_version = ""
     timeout = 30  # idle keep-alive connections end after this many seconds
+    _arrived = 0.0  # when the request being served arrived (time.time())
 
     @property
     def _site_server(self) -> _SiteServer:
@@ -122,6 +136,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._serve("POST")
 
     def _serve(self, method: str) -> None:
+        self._arrived = time.time()
         srv = self._site_server
         owner = srv.owner
         if self.path.startswith(CONTROL_PREFIX):
@@ -165,7 +180,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _log(self, method: str, status: int, fault: str | None) -> None:
         srv = self._site_server
-        entry = LoggedRequest(srv.site_name, method, self.path, status, dict(self.headers), fault)
+        entry = LoggedRequest(
+            srv.site_name, method, self.path, status, dict(self.headers), fault, self._arrived
+        )
         srv.owner._record(entry)
 
     def _reset(self) -> None:
@@ -200,16 +217,30 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class ReplicaServer:
-    """Serves every site of a :class:`Replica`, each on its own free port of 127.0.0.1.
+    """Serves every site of a :class:`Replica` (or those in *sites*), each on its own free port
+    of *host* (127.0.0.1).
+
+    *poll_interval* is how often each site's thread looks whether to stop: a fleet of hundreds
+    of servers polls less often (see :mod:`replica.fleet`).
 
     Use as a context manager, or call :meth:`start` and :meth:`stop`.
     """
 
     def __init__(
-        self, replica: Replica, faults: FaultConfig | None = None, host: str = "127.0.0.1"
+        self,
+        replica: Replica,
+        faults: FaultConfig | None = None,
+        host: str = "127.0.0.1",
+        *,
+        sites: Iterable[str] | None = None,
+        poll_interval: float = 0.05,
     ) -> None:
         self.replica = replica
         self.host = host
+        self.served = list(replica.sites) if sites is None else list(sites)
+        for name in self.served:
+            replica.site(name)  # raises KeyError for an unknown site
+        self.poll_interval = poll_interval
         self._servers: dict[str, _SiteServer] = {}
         self._threads: dict[str, threading.Thread] = {}
         self._log_lock = threading.Lock()
@@ -230,12 +261,12 @@ class ReplicaServer:
         try:
             if self._needs_trap():
                 self._trap = TrapServer(self.host).start()
-            for name in self.replica.sites:
+            for name in self.served:
                 srv = _SiteServer(self, name, self.host)
                 self._servers[name] = srv
                 thread = threading.Thread(
                     target=srv.serve_forever,
-                    kwargs={"poll_interval": 0.05},
+                    kwargs={"poll_interval": self.poll_interval},
                     name=f"replica-{name}",
                     daemon=True,
                 )
