@@ -13,19 +13,14 @@ match it: what the feed does not hold is forgotten, and fetched again.
 
 from __future__ import annotations
 
-import enum
-import hashlib
 import logging
 import os
 import sqlite3
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from crawler.items import utc_now
-from crawler.rechecks import anchor_of, epoch
 from crawler.store.feed import (
     FEED_FILE,
     FeedWriter,
@@ -36,15 +31,17 @@ from crawler.store.feed import (
     read_record,
 )
 from crawler.store.files import open_no_link, refuse_links
+from crawler.store.filing import Outcome as Outcome
+from crawler.store.filing import Recheck as Recheck
+from crawler.store.filing import Validators as Validators
+from crawler.store.filing import as_recheck, digests, file_record, schedule_of
+from crawler.store.filing import conditional_headers as conditional_headers
 from crawler.store.locks import DataDirError, lock_data_dir
-from crawler.store.state import STATE_FILE, KnownArticle, PageValidators, State, merge_columns
-from crawler.text import normalize_space
+from crawler.store.state import STATE_FILE, PageValidators, State
 
 logger = logging.getLogger(__name__)
 
 LOCK_FILE = ".lock"
-# Bodies shorter than this (empty pages, "详见附件") say too little to call two pages the same.
-MIN_DEDUP_BODY = 40
 # SQLite opens these itself, following links: each is checked beforehand instead.
 STATE_FILES = (STATE_FILE, f"{STATE_FILE}-wal", f"{STATE_FILE}-shm", f"{STATE_FILE}-journal")
 # Unreadable feed lines named by number in the warning; the rest are only counted.
@@ -53,50 +50,6 @@ NAMED_BAD_LINES = 10
 # Crawl locks taken by ``check_data_dir``, by data directory, for the crawl's ``Store`` to take
 # over: released in between, another crawl could take the lock and make this one fail late.
 _checked_locks: dict[Path, int] = {}
-
-
-# (ETag, Last-Modified) of an article's last fetch, sent back to ask whether it changed.
-Validators = tuple[str | None, str | None]
-
-
-@dataclass(frozen=True)
-class Recheck:
-    """A known article to fetch again, conditionally, to catch an edit; *anchor* and *checked*
-    are its re-check schedule (``crawler.rechecks``)."""
-
-    id: str
-    url: str
-    source: str
-    columns: list[str]
-    headers: dict[str, str]
-    anchor: int
-    checked: int
-
-
-def conditional_headers(etag: str | None, last_modified: str | None) -> dict[str, str]:
-    """The request headers that make a re-fetch answer 304 when nothing changed."""
-    headers = {}
-    if etag:
-        headers["If-None-Match"] = etag
-    if last_modified:
-        headers["If-Modified-Since"] = last_modified
-    return headers
-
-
-class Outcome(enum.Enum):
-    NEW = "new"
-    UPDATED = "updated"
-    UNCHANGED = "unchanged"
-    DUPLICATE_CONTENT = "duplicate_content"
-    DUPLICATE_URL = "duplicate_url"
-
-
-def digests(record: Mapping[str, Any]) -> tuple[str, str | None]:
-    """The record's content hash (title and text: what an edit changes) and body hash (the text
-    alone, whitespace aside: what makes two URLs one story; None when too short to tell)."""
-    body = normalize_space(record.get("text"))
-    content = _sha1(f"{record.get('title') or ''}\n{body}")
-    return content, _sha1(body) if len(body) >= MIN_DEDUP_BODY else None
 
 
 def feed_line_key(record: Mapping[str, Any]) -> tuple[str, int] | None:
@@ -109,10 +62,6 @@ def feed_line_key(record: Mapping[str, Any]) -> tuple[str, int] | None:
         isinstance(columns, list) and all(isinstance(column, str) for column in columns)
     )
     return id_version(record) if strings and texts and listed else None
-
-
-def _sha1(text: str) -> str:
-    return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
 
 class Store:
@@ -167,11 +116,11 @@ class Store:
     def recheck_candidates(self, sources: frozenset[str], last_step: int) -> list[Recheck]:
         """The articles of *sources* with a re-check step not done yet, were *last_step* the
         last one (``crawler.rechecks.Schedule`` picks the due ones)."""
-        return [_recheck(known) for known in self.state.unfinished_schedules(sources, last_step)]
+        return [as_recheck(known) for known in self.state.unfinished_schedules(sources, last_step)]
 
     def known_articles(self, sources: frozenset[str]) -> list[Recheck]:
         """Every known article of *sources*, to re-check, the most recently published first."""
-        return [_recheck(known) for known in self.state.of_sources(sources)]
+        return [as_recheck(known) for known in self.state.of_sources(sources)]
 
     def set_rechecked(self, article_id: str) -> None:
         """A re-check of *article_id* was answered: its steps due by now are done."""
@@ -214,49 +163,10 @@ class Store:
         article it re-checked, whose due steps are done once the record is filed (after its
         line: a step done without the edit's line would hide the edit).
         """
-        filed = self._file(record, validators, listed_as)
+        filed = file_record(self.state, record, validators, listed_as, self._write)
         if recheck_of is not None:
             self.set_rechecked(recheck_of)
         return filed
-
-    def _file(
-        self,
-        record: Mapping[str, Any],
-        validators: Validators | None,
-        listed_as: tuple[str, str] | None,
-    ) -> tuple[Outcome, dict[str, Any] | None]:
-        article_id = str(record["id"])
-        columns = list(record.get("columns") or [])
-        validators = validators if validators and any(validators) else None
-        if listed_as and listed_as[0] != article_id:
-            # Listed at one URL, found at another: the listed one is known from now on.
-            self.state.add_alias(listed_as[0], listed_as[1], article_id)
-        if self.state.alias_target(article_id):
-            return Outcome.DUPLICATE_URL, None
-        known = self.state.get(article_id)
-        content, body = digests(record)
-        if known is not None:
-            self.state.add_columns(article_id, columns)
-            outcome, line = Outcome.UNCHANGED, None
-            if known.content_hash != content:
-                merged = merge_columns(known.columns, columns)
-                line = _feed_line(record, known.version + 1, known.first_seen, utc_now(), merged)
-                self._write(line, content, body)
-                outcome = Outcome.UPDATED
-            # After the line: a new ETag stored without it would hide the edit behind a 304.
-            if validators:
-                self.state.set_validators(article_id, *validators)
-            return outcome, line
-        owner = self.state.owner_of_body(body) if body else None
-        if owner:
-            self.state.add_alias(article_id, str(record["url"]), owner)
-            self.state.add_columns(owner, columns)
-            return Outcome.DUPLICATE_CONTENT, None
-        line = _feed_line(record, 1, str(record["crawled_at"]), None, columns)
-        self._write(line, content, body)
-        if validators:
-            self.state.set_validators(article_id, *validators)
-        return Outcome.NEW, line
 
     def _write(self, line: dict[str, Any], content: str, body: str | None) -> None:
         self.feed.append(line)
@@ -275,7 +185,7 @@ class Store:
             content_hash=content,
             body_hash=body,
             columns=list(line.get("columns") or []),
-            **_schedule(line),
+            **schedule_of(line),
         )
 
     def _reconcile(self) -> None:
@@ -300,7 +210,7 @@ class Store:
                 line = read_record(file.readline())
                 assert line is not None  # it was scanned as a record
                 if known == version:  # known as it is, but from before re-check schedules
-                    self.state.set_schedule(str(line["id"]), **_schedule(line))
+                    self.state.set_schedule(str(line["id"]), **schedule_of(line))
                     scheduled += 1
                     continue
                 self._remember(line, *digests(line))
@@ -424,43 +334,6 @@ class NullStore:
 def open_store(data_dir: str, batch_size: int) -> Store | NullStore:
     """The data directory a crawl keeps its feed in, or ``NullStore`` when *data_dir* is empty."""
     return Store(Path(data_dir), batch_size=batch_size) if data_dir else NullStore()
-
-
-def _recheck(known: KnownArticle) -> Recheck:
-    assert known.anchor is not None and known.checked is not None  # filled on open
-    return Recheck(
-        id=known.id,
-        url=known.url,
-        source=known.source,
-        columns=known.columns,
-        headers=conditional_headers(known.etag, known.last_modified),
-        anchor=known.anchor,
-        checked=known.checked,
-    )
-
-
-def _schedule(line: Mapping[str, Any]) -> dict[str, int]:
-    """The re-check schedule of a feed line's article: its anchor, and its steps done up to
-    the line's fetch (its first sight, or the edit it records; now if the line names none)."""
-    fetched = epoch(line.get("updated_at")) or epoch(line.get("first_seen")) or int(time.time())
-    seen = epoch(line.get("first_seen")) or fetched
-    return {"anchor": anchor_of(line.get("published"), seen), "checked": fetched}
-
-
-def _feed_line(
-    record: Mapping[str, Any],
-    version: int,
-    first_seen: str,
-    updated_at: str | None,
-    columns: list[str],
-) -> dict[str, Any]:
-    line = dict(record)
-    line["columns"] = columns
-    line["column"] = record.get("column") or (columns[0] if columns else None)
-    line["version"] = version
-    line["first_seen"] = first_seen
-    line["updated_at"] = updated_at
-    return line
 
 
 def check_data_dir(data_dir: Path) -> None:
