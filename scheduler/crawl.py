@@ -28,6 +28,7 @@ MANAGED_SETTINGS = {
     "NEU_DATA_DIR": "--data-dir",
     "NEU_SOURCES_FILE": "--sources",
     "NEU_STATS_FILE": "nothing (the scheduler sets it)",
+    "NEU_STATE_URL": "--broker (a worker's crawl keeps its state in the broker)",
     "LOG_FILE": "nothing (each run logs to <data-dir>/logs/<run-id>.log)",
 }
 POLL_SECONDS = 0.2
@@ -63,9 +64,6 @@ def check_setting(text: str) -> str:
 def crawl_command(
     options: CrawlOptions, sources: Sequence[str], log_file: Path, stats_file: Path
 ) -> list[str]:
-    # Tethered: it dies with this scheduler, even one killed -9 (scheduler.tether).
-    tether = [sys.executable, "-m", "scheduler.tether", str(os.getpid()), "--"]
-    command = [*tether, sys.executable, "-m", "scrapy", "crawl", "neu_news"]
     managed = [
         f"NEU_DATA_DIR={options.data_dir}",
         f"NEU_STATS_FILE={stats_file}",
@@ -73,7 +71,15 @@ def crawl_command(
     ]
     if options.sources_file is not None:
         managed.append(f"NEU_SOURCES_FILE={options.sources_file}")
-    for setting in (*managed, *options.settings):
+    return scrapy_command((*managed, *options.settings), sources)
+
+
+def scrapy_command(settings: Sequence[str], sources: Sequence[str]) -> list[str]:
+    """``scrapy crawl neu_news`` of *sources* with ``-s`` *settings*, tethered: it dies with
+    this process, even one killed -9 (scheduler.tether)."""
+    tether = [sys.executable, "-m", "scheduler.tether", str(os.getpid()), "--"]
+    command = [*tether, sys.executable, "-m", "scrapy", "crawl", "neu_news"]
+    for setting in settings:
         command += ["-s", setting]
     return [*command, "-a", f"sources={','.join(sources)}"]
 

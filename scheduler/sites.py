@@ -1,0 +1,75 @@
+"""A job's sources as sites, the unit of work of a broker: sources whose hosts overlap are one
+site (one crawl at a time keeps its politeness), and a site's sources as a TOML text of their
+own, which is how a worker that shares no disk with the scheduler gets them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from crawler.commandline import ConfigError
+from crawler.sources import DEFAULT_SOURCES_FILE, Source
+from crawler.tomlfile import read_toml
+
+
+@dataclass(frozen=True)
+class Site:
+    """Sources crawled together: *name* is the least of their hosts (unique, as sites share
+    none), and names the site's lease."""
+
+    name: str
+    sources: tuple[str, ...]
+
+
+def group_sites(sources: Sequence[Source]) -> list[Site]:
+    """*sources* as sites, in the order of each site's first source; sources within a site in
+    their order."""
+    groups: list[tuple[set[str], list[str]]] = []
+    for source in sources:
+        hosts = set(source.hosts)
+        merged_hosts, merged_names = hosts, [source.name]
+        kept = []
+        for group_hosts, names in groups:
+            if group_hosts & hosts:
+                merged_hosts = group_hosts | merged_hosts
+                merged_names = [*names, *merged_names]
+            else:
+                kept.append((group_hosts, names))
+        groups = [*kept, (merged_hosts, merged_names)]
+    order = {source.name: index for index, source in enumerate(sources)}
+    sites = [
+        Site(min(hosts), tuple(sorted(names, key=order.__getitem__))) for hosts, names in groups
+    ]
+    return sorted(sites, key=lambda site: order[site.sources[0]])
+
+
+def source_tables(sources_file: Path | None, names: Iterable[str]) -> list[dict[str, Any]]:
+    """The ``[[sources]]`` tables of *names*, as written in the file (the shipped one if None)."""
+    data = read_toml(sources_file or DEFAULT_SOURCES_FILE, "sources file", ConfigError)
+    by_name = {table.get("name"): table for table in data.get("sources", [])}
+    return [by_name[name] for name in names]
+
+
+def sources_toml(tables: Iterable[Mapping[str, Any]]) -> str:
+    """*tables* as a sources file: strings, integers, booleans and lists of them, which is all
+    a sources table holds (a JSON string is a valid TOML basic string)."""
+    return "".join(
+        "[[sources]]\n"
+        + "".join(f"{key} = {_toml_value(value)}\n" for key, value in table.items())
+        + "\n"
+        for table in tables
+    )
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    raise TypeError(f"not a sources file value: {value!r}")
