@@ -8,7 +8,7 @@ import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from crawler import stats as crawl_stats
@@ -55,6 +55,9 @@ from scheduler.history import (
 from scheduler.metrics import Metrics
 from scheduler.outbox import Courier
 
+if TYPE_CHECKING:  # imported by broker mode only: RQ costs every local start
+    from scheduler.dispatch import Dispatcher
+
 logger = logging.getLogger(__name__)
 
 
@@ -87,6 +90,8 @@ class Runner:
     """Runs jobs one at a time (the scheduler's single worker sees to that) and records them.
 
     Alerts go to the *courier* (None: no webhook), which delivers them on a thread of its own.
+    With a *dispatcher* (--broker), a job's crawl runs on the broker's workers, a site a job;
+    the rest of a run is the same.
     """
 
     def __init__(
@@ -96,8 +101,10 @@ class Runner:
         metrics: Metrics,
         stop: threading.Event,
         courier: Courier | None,
+        dispatcher: Dispatcher | None = None,
     ) -> None:
         self.options = options
+        self.dispatcher = dispatcher
         self.metrics = metrics
         self.stop = stop
         self.courier = courier
@@ -210,15 +217,20 @@ class Runner:
         make_dirs(self.data_dir)
         log, stats = log_path(self.data_dir, run_id), stats_path(self.data_dir, run_id)
         timeout = self.options.timeout or default_timeout(job.interval)
-        command = crawl_command(self.options.crawl, job.sources, log, stats)
         logger.info("Run %s: crawling %d sources, log in %s", run_id, len(job.sources), log)
+        data: dict[str, Any] | None
         try:
-            child = run_child(command, log, timeout, self.options.crawl.grace, self.stop)
+            if self.dispatcher is not None:
+                child, data, error = self.dispatcher.crawl(
+                    job.sources, run_id, timeout, log, stats, self.stop
+                )
+            else:
+                command = crawl_command(self.options.crawl, job.sources, log, stats)
+                child = run_child(command, log, timeout, self.options.crawl.grace, self.stop)
+                data, error = read_stats(stats), child_error(child, log, timeout)
         except DataDirError as exc:  # its log is a link: no crawl, the run fails saying why
             logger.error("Run %s: %s", run_id, exc)
             child, data, error = NOT_STARTED, None, str(exc)
-        else:
-            data, error = read_stats(stats), child_error(child, log, timeout)
         outcomes = source_outcomes(data or {}, job.sources)
         failure = crawl_failure(child.exit_code, data, outcomes, error, child.stopped)
         by_source = {outcome.name: outcome for outcome in outcomes}

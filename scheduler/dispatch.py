@@ -1,0 +1,347 @@
+"""Broker mode's crawl of one scheduled job: one RQ job per site (scheduler.sites), waited for,
+taken over when its worker died, and merged into the one crawl the Runner records, exactly as it
+records a local one.
+
+Takeover is ours, not RQ's: RQ notices an abandoned job only at its maintenance, minutes later.
+A running job holds its site's lease (scheduler.broker) and renews it; a job seen started whose
+site lease is not its own for TAKEOVER_GRACE has lost its worker, and the site is enqueued again.
+The crawl that follows fetches only what the first did not hand to the feed's stream: the state
+in the broker knows the rest.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import redis
+from rq import Worker
+from rq.job import Job as RQJob
+from rq.job import JobStatus
+from rq.serializers import JSONSerializer
+
+from crawler import stats as crawl_stats
+from crawler.commandline import UNFINISHED_EXIT
+from crawler.outcome import FINISHED, SHUTDOWN, crawl_exit_code, source_outcomes
+from crawler.sources import Source
+from crawler.store.feed import write_atomically
+from crawler.store.files import open_no_link
+from scheduler.broker import RESULT_TTL, job_timeout, lease_holder, site_queue
+from scheduler.crawl import ChildExit
+from scheduler.health import crawl_failure
+from scheduler.sites import Site, group_sites, source_tables, sources_toml
+from scheduler.worker import BUSY, CRAWLED, STOPPED, SUPERSEDED, crawl_site
+
+logger = logging.getLogger(__name__)
+
+POLL_SECONDS = 0.5
+# A started job may take a moment to take its lease; past this without it, its worker is gone.
+TAKEOVER_GRACE = 5.0
+# Runs of one site that failed (an exception in the job) or lost their worker, before the site
+# counts as failed in this run.
+MAX_ATTEMPTS = 5
+PROGRESS_EVERY = 60.0
+# Scrapy's stats that are not counts: the merged crawl's is the earliest, or the latest.
+EARLIEST = frozenset({"start_time"})
+LATEST = frozenset({"finish_time", "elapsed_time_seconds", "memusage/max", "memusage/startup"})
+
+
+class FeedDrain(Protocol):
+    """The feed's writer (crawler.store): appends what the stream holds to the feed."""
+
+    def drain(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class SiteJobOptions:
+    """What every site job of this scheduler carries besides its sources."""
+
+    sources_file: Path | None
+    settings: tuple[str, ...]  # KEY=VALUE for every crawl (branding's contact, -s)
+    grace: float
+
+
+@dataclass
+class Tracked:
+    """One site's job in this run, and what became of it."""
+
+    site: Site
+    payload: dict[str, Any]
+    job_id: str
+    attempts: int = 1
+    suspect_since: float | None = None  # seen started without its lease since then
+    waiting_for_lease: bool = False  # another job holds the site: enqueue when it is free
+    result: dict[str, Any] | None = None
+    error: str = ""  # why the site has no result, when it failed for good
+
+    @property
+    def done(self) -> bool:
+        return self.result is not None or bool(self.error)
+
+
+class Dispatcher:
+    """Runs a scheduled job's crawl on the broker's workers, one job per site."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        writer: FeedDrain,
+        options: SiteJobOptions,
+        sources: Sequence[Source],
+    ) -> None:
+        self.client = client
+        self.writer = writer
+        self.options = options
+        self.queue = site_queue(client)
+        self.sources = {source.name: source for source in sources}
+
+    def crawl(
+        self,
+        names: Sequence[str],
+        run_id: str,
+        timeout: float,
+        log_file: Path,
+        stats_file: Path,
+        stop: threading.Event,
+    ) -> tuple[ChildExit, dict[str, Any], str]:
+        """Crawl the sources *names*, each site on a worker; the merged crawl's exit, stats
+        (also written to *stats_file*) and error. Their logs are appended to *log_file*; the
+        stream is drained into the feed as the jobs run and before this returns."""
+        sites = group_sites([self.sources[name] for name in names])
+        tables = {table["name"]: table for table in source_tables(self.options.sources_file, names)}
+        tracked = [
+            self._enqueue(site, site_payload(site, tables, self.options, run_id, timeout))
+            for site in sites
+        ]
+        logger.info("Run %s: %d site jobs enqueued", run_id, len(tracked))
+        progress_at = time.monotonic() + PROGRESS_EVERY
+        while not all(item.done for item in tracked) and not stop.is_set():
+            try:
+                self.writer.drain()
+                for item in tracked:
+                    if not item.done:
+                        self._poll(item, log_file)
+            except redis.ConnectionError as exc:
+                logger.warning("Run %s: broker unreachable (%s): waiting", run_id, exc)
+                stop.wait(1.0)
+            if time.monotonic() >= progress_at:
+                self._log_progress(run_id, tracked)
+                progress_at = time.monotonic() + PROGRESS_EVERY
+            stop.wait(POLL_SECONDS)
+        if stop.is_set():
+            self._cancel_queued(run_id, tracked)
+        self._drain()
+        child, merged, error = merge_results(tracked, stop.is_set())
+        write_atomically(stats_file, (json.dumps(merged, indent=1, sort_keys=True) + "\n").encode())
+        return child, merged, error
+
+    def _enqueue(self, site: Site, payload: dict[str, Any]) -> Tracked:
+        return Tracked(site, payload, self._submit(site, payload))
+
+    def _submit(self, site: Site, payload: dict[str, Any], at_front: bool = False) -> str:
+        job = self.queue.enqueue_call(
+            crawl_site,
+            args=[payload],
+            timeout=job_timeout(payload["timeout"], payload["grace"]),
+            result_ttl=RESULT_TTL,
+            failure_ttl=RESULT_TTL,
+            description=f"crawl site {site.name} ({len(site.sources)} sources) of run "
+            f"{payload['run_id']}",
+            at_front=at_front,
+        )
+        return job.id
+
+    def _resubmit(self, item: Tracked, why: str, counted: bool = True) -> None:
+        if counted:
+            item.attempts += 1
+            if item.attempts > MAX_ATTEMPTS:
+                item.error = f"{why}, {MAX_ATTEMPTS} times"
+                logger.error("Site %s: %s: given up", item.site.name, item.error)
+                return
+        # First in the queue: the oldest work of the run, and its takeover is what is waited on.
+        item.job_id = self._submit(item.site, item.payload, at_front=True)
+        item.suspect_since = None
+        item.waiting_for_lease = False
+        logger.warning("Site %s: %s: enqueued again as job %s", item.site.name, why, item.job_id)
+
+    def _poll(self, item: Tracked, log_file: Path) -> None:
+        if item.waiting_for_lease:
+            if lease_holder(self.client, item.site.name) is None:
+                self._resubmit(item, "its lease is free again", counted=False)
+            return
+        job = RQJob.fetch_many([item.job_id], connection=self.client, serializer=JSONSerializer)[0]
+        status = job.get_status(refresh=False) if job is not None else None
+        if job is None or status is None:
+            self._resubmit(item, f"job {item.job_id} is gone from the broker")
+        elif status == JobStatus.FINISHED:
+            self._finished(item, job, log_file)
+        elif status == JobStatus.STARTED:
+            self._check_lease(item)
+        elif status in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):
+            result = job.latest_result()
+            reason = (result.exc_string or "").strip().splitlines() if result else []
+            self._resubmit(item, f"job {status.value}: {reason[-1] if reason else 'no reason'}")
+
+    def _finished(self, item: Tracked, job: RQJob, log_file: Path) -> None:
+        result = job.return_value()
+        if not isinstance(result, dict):
+            self._resubmit(item, f"job {job.id} returned no result")
+            return
+        status = result.get("status")
+        if status in (BUSY, SUPERSEDED):
+            logger.info("Site %s is busy (another job's crawl): waiting for it", item.site.name)
+            item.waiting_for_lease = True
+        elif status == STOPPED:
+            self._resubmit(item, f"worker {result.get('worker')} stopped its crawl", counted=False)
+        else:
+            assert status == CRAWLED, status
+            item.result = result
+            append_site_log(log_file, item, job.id)
+
+    def _check_lease(self, item: Tracked) -> None:
+        if lease_holder(self.client, item.site.name) == item.job_id:
+            item.suspect_since = None
+        elif item.suspect_since is None:
+            item.suspect_since = time.monotonic()
+        elif time.monotonic() - item.suspect_since >= TAKEOVER_GRACE:
+            self._resubmit(item, f"job {item.job_id}'s lease lapsed (its worker is gone)")
+
+    def _cancel_queued(self, run_id: str, tracked: Sequence[Tracked]) -> None:
+        """Jobs not started are withdrawn; started ones end on their workers, their records
+        reaching the feed at the next drain (this one's or the next scheduler's)."""
+        running = 0
+        for item in tracked:
+            if item.done or item.waiting_for_lease:
+                continue
+            try:
+                job = RQJob.fetch(item.job_id, connection=self.client, serializer=JSONSerializer)
+                if job.get_status() == JobStatus.QUEUED:
+                    job.cancel()
+                else:
+                    running += 1
+            except redis.RedisError as exc:
+                logger.warning(
+                    "Site %s: cannot withdraw job %s: %s", item.site.name, item.job_id, exc
+                )
+        logger.info("Run %s stopped: %d site crawls left to end on their workers", run_id, running)
+
+    def _drain(self) -> None:
+        try:
+            self.writer.drain()
+        except redis.ConnectionError as exc:
+            logger.warning("Cannot drain the feed's stream now (%s): the next run will", exc)
+
+    def _log_progress(self, run_id: str, tracked: Sequence[Tracked]) -> None:
+        waiting = [item for item in tracked if not item.done]
+        workers = Worker.count(connection=self.client)
+        logger.info(
+            "Run %s: waiting for %d of %d sites; %d workers on the broker",
+            run_id,
+            len(waiting),
+            len(tracked),
+            workers,
+        )
+
+
+def site_payload(
+    site: Site,
+    tables: Mapping[str, Mapping[str, Any]],
+    options: SiteJobOptions,
+    run_id: str,
+    timeout: float,
+) -> dict[str, Any]:
+    """A site job's argument: everything its crawl needs, as plain data."""
+    return {
+        "site": site.name,
+        "sources": list(site.sources),
+        "sources_toml": sources_toml(tables[name] for name in site.sources),
+        "settings": list(options.settings),
+        "timeout": timeout,
+        "grace": options.grace,
+        "run_id": run_id,
+    }
+
+
+def append_site_log(log_file: Path, item: Tracked, job_id: str) -> None:
+    """The site's crawl log (its tail) in the run's log, under a line naming site, job and
+    worker."""
+    assert item.result is not None
+    heading = (
+        f"===== site {item.site.name} ({', '.join(item.site.sources)}): job {job_id} on "
+        f"worker {item.result.get('worker')}, exit code {item.result.get('exit_code')} =====\n"
+    )
+    fd = open_no_link(log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    with os.fdopen(fd, "ab") as log:
+        log.write((heading + str(item.result.get("log", ""))).encode("utf-8"))
+
+
+def merge_results(
+    tracked: Sequence[Tracked], stopped: bool
+) -> tuple[ChildExit, dict[str, Any], str]:
+    """The sites' crawls as one: their stats merged, the exit code one crawl of them all would
+    have, and each failed site's failure (``site NAME: why``)."""
+    errors, codes, site_stats = [], [], []
+    for item in tracked:
+        result = item.result
+        if result is None:
+            if item.error:
+                errors.append(f"site {item.site.name}: {item.error}")
+                codes.append(UNFINISHED_EXIT)
+            continue
+        stats = result.get("stats")
+        child = ChildExit(
+            int(result["exit_code"]), bool(result["timed_out"]), bool(result["stopped"])
+        )
+        outcomes = source_outcomes(stats or {}, item.site.sources)
+        failure = crawl_failure(
+            child.exit_code, stats, outcomes, str(result["error"]), child.stopped
+        )
+        if failure:
+            errors.append(f"site {item.site.name}: {failure}")
+            codes.append(child.exit_code)
+        if stats:
+            site_stats.append(stats)
+    merged = merge_stats(site_stats)
+    everyone_finished = all(
+        item.result is not None
+        and (item.result.get("stats") or {}).get(crawl_stats.FINISH_REASON) == FINISHED
+        for item in tracked
+    )
+    if everyone_finished:
+        merged[crawl_stats.FINISH_REASON] = FINISHED
+    elif stopped:
+        merged[crawl_stats.FINISH_REASON] = SHUTDOWN
+    names = [name for item in tracked for name in item.site.sources]
+    exit_code = (
+        codes[0]
+        if codes
+        else crawl_exit_code(merged.get(crawl_stats.FINISH_REASON), source_outcomes(merged, names))
+    )
+    timed_out = any(item.result is not None and item.result["timed_out"] for item in tracked)
+    return ChildExit(exit_code, timed_out, stopped), merged, "; ".join(errors)
+
+
+def merge_stats(site_stats: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Counts summed (a source's own keys are in one site's stats only); start and end times the
+    earliest and the latest; the finish reason the first that is not ``finished``."""
+    merged: dict[str, Any] = {}
+    for stats in site_stats:
+        for key, value in stats.items():
+            if key not in merged:
+                merged[key] = value
+            elif key == crawl_stats.FINISH_REASON:
+                merged[key] = merged[key] if merged[key] != FINISHED else value
+            elif key in EARLIEST:
+                merged[key] = min(merged[key], value)
+            elif key in LATEST:
+                merged[key] = max(merged[key], value)
+            elif isinstance(value, int | float) and not isinstance(value, bool):
+                merged[key] += value
+    return merged
