@@ -1,8 +1,9 @@
 """``python -m scheduler [schedule] …``, ``python -m scheduler status …``,
-``python -m scheduler health ack …`` and ``python -m scheduler serve …``.
+``python -m scheduler health ack …``, ``python -m scheduler serve …`` and
+``python -m scheduler worker …``.
 
-``neu-news schedule|status|health|serve …`` calls :func:`main` with ``[command, *arguments]``;
-without a command, ``schedule`` is meant.
+``neu-news schedule|status|health|serve|worker …`` calls :func:`main` with
+``[command, *arguments]``; without a command, ``schedule`` is meant.
 """
 
 from __future__ import annotations
@@ -11,20 +12,23 @@ import argparse
 import getpass
 import json
 import logging
+import os
 import sys
 import threading
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from crawler.branding import crawl_settings
 from crawler.commandline import CONFIG_ERROR_EXIT, ConfigError, port_number, positive_int
+from crawler.sources import SourcesError, load_sources
 from crawler.store.locks import DataDirError
 from scheduler.config import (
     LOG_FORMATS,
     LOG_LEVELS,
+    Schedule,
     ServiceConfig,
     check_webhook,
     load_schedule,
@@ -39,9 +43,15 @@ from scheduler.runner import Runner, RunnerOptions
 from scheduler.service import run_forever, run_once, stop_on_signals
 from scheduler.status import NO_HISTORY_EXIT, NoHistory, UnknownSource, report, source_report
 
-COMMANDS = ("schedule", "status", "health", "serve")
+if TYPE_CHECKING:
+    from scheduler.dispatch import Dispatcher
+
+COMMANDS = ("schedule", "status", "health", "serve", "worker")
+# --broker's default: a password in it stays out of the process list.
+BROKER_ENV = "NEU_BROKER_URL"
 T = TypeVar("T")
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+logger = logging.getLogger(__name__)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
         from scheduler.web.cli import serve_main  # the web framework only when serving
 
         return serve_main(args)
+    if command == "worker":
+        return worker_main(args)
     return schedule_main(args)
 
 
@@ -87,6 +99,8 @@ def schedule_main(argv: list[str]) -> int:
         # Held until the process ends: one scheduler per data directory.
         lock_data_dir(runner_options.crawl.data_dir)
         repair_runs(runner_options.crawl.data_dir)
+        broker = options.broker or os.environ.get(BROKER_ENV)
+        dispatcher = broker_dispatcher(broker, schedule, runner_options.crawl) if broker else None
     except (ConfigError, DataDirError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return CONFIG_ERROR_EXIT
@@ -124,7 +138,7 @@ def schedule_main(argv: list[str]) -> int:
             return CONFIG_ERROR_EXIT
     webhook = service.webhook
     courier = Courier(Outbox(runner_options.crawl.data_dir), webhook) if webhook else None
-    runner = Runner(runner_options, schedule.known_sources, metrics, stop, courier)
+    runner = Runner(runner_options, schedule.known_sources, metrics, stop, courier, dispatcher)
     stop_on_signals(stop)
     if courier is not None:
         courier.start()
@@ -133,6 +147,47 @@ def schedule_main(argv: list[str]) -> int:
     finally:
         if web is not None:
             web.stop()
+        if dispatcher is not None:
+            dispatcher.close()
+
+
+def broker_dispatcher(url: str, schedule: Schedule, crawl: CrawlOptions) -> Dispatcher:
+    """The crawls of --broker: site jobs on the broker's workers, their records appended to
+    the data directory's feed from the broker's stream."""
+    # Imported only in broker mode: RQ and redis cost every other start.
+    from crawler.store.shared import redact
+    from crawler.store.stream import FeedStreamWriter
+    from scheduler.broker import connect
+    from scheduler.dispatch import Dispatcher, SiteJobOptions
+
+    try:
+        sources = load_sources(schedule.sources_file)
+    except SourcesError as exc:
+        raise ConfigError(str(exc)) from None
+    client = connect(url)
+    writer = FeedStreamWriter(client, crawl.data_dir)
+    options = SiteJobOptions(crawl.sources_file, crawl.settings, crawl.grace)
+    logger.info("Crawling on the workers of broker %s", redact(url))
+    return Dispatcher(client, writer, options, sources)
+
+
+def worker_main(argv: list[str]) -> int:
+    from crawler.store.shared import redact
+    from scheduler.broker import connect
+    from scheduler.worker import serve
+
+    options = worker_parser().parse_args(argv)
+    url = options.broker or os.environ.get(BROKER_ENV)
+    try:
+        if not url:
+            raise ConfigError(f"no broker: give --broker redis://HOST:PORT/DB (or {BROKER_ENV})")
+        client = connect(url)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return CONFIG_ERROR_EXIT
+    configure_logging(options.log_format, options.log_level)
+    logger.info("Working for broker %s", redact(url))
+    return serve(client, url, options.name, options.log_level)
 
 
 def overridden(service: ServiceConfig, options: argparse.Namespace) -> ServiceConfig:
@@ -294,6 +349,11 @@ def schedule_parser() -> argparse.ArgumentParser:
     )
     crawl = parser.add_argument_group("the crawl")
     crawl.add_argument("--sources", type=Path, metavar="FILE", help="sources file of the crawl")
+    _broker_option(
+        crawl,
+        "enqueue one job per site on this Redis for `neu-news worker`s to crawl, instead of "
+        "crawling here; the feed and run history are written here as usual",
+    )
     crawl.add_argument(
         "--data-dir",
         type=Path,
@@ -387,6 +447,31 @@ def health_parser() -> argparse.ArgumentParser:
     ack.add_argument("--note", default="", metavar="TEXT", help="why, or what is being done")
     ack.add_argument("--by", metavar="NAME", help="who acknowledges (default: your login name)")
     return parser
+
+
+def worker_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="neu-news worker",
+        description="Crawl the sites that `python -m scheduler --broker URL` enqueues, one at a "
+        "time, from any directory: the jobs carry their sources and settings, the crawl state "
+        "and the records go to the broker. SIGTERM or Ctrl-C ends the running crawl early (it is "
+        "run again) and stops.",
+    )
+    _broker_option(parser, "the scheduler's broker (required)")
+    parser.add_argument("--name", metavar="NAME", help="the worker's name (default: a random one)")
+    parser.add_argument("--log-format", choices=LOG_FORMATS, default="text", help="default: text")
+    parser.add_argument(
+        "--log-level", choices=LOG_LEVELS, type=str.lower, default="info", help="default: info"
+    )
+    return parser
+
+
+def _broker_option(parser: argparse._ActionsContainer, what: str) -> None:
+    parser.add_argument(
+        "--broker",
+        metavar="URL",
+        help=f"redis://[:PASSWORD@]HOST:PORT/DB: {what} (default: ${BROKER_ENV})",
+    )
 
 
 def _data_dir_option(parser: argparse.ArgumentParser) -> None:

@@ -58,6 +58,8 @@ class FeedDrain(Protocol):
 
     def drain(self) -> int: ...
 
+    def close(self) -> None: ...
+
 
 @dataclass(frozen=True)
 class SiteJobOptions:
@@ -141,6 +143,10 @@ class Dispatcher:
         child, merged, error = merge_results(tracked, stop.is_set())
         write_atomically(stats_file, (json.dumps(merged, indent=1, sort_keys=True) + "\n").encode())
         return child, merged, error
+
+    def close(self) -> None:
+        """Let go of the feed (and the data directory's crawl lock)."""
+        self.writer.close()
 
     def _enqueue(self, site: Site, payload: dict[str, Any]) -> Tracked:
         return Tracked(site, payload, self._submit(site, payload))

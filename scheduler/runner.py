@@ -122,7 +122,9 @@ class Runner:
         if self.stop.is_set():
             logger.info("Not starting job %s: the scheduler is stopping", job.id)
             return None
-        holder = self._crawl_lock_holder()
+        # In broker mode this process's feed writer holds the data directory, and no crawl
+        # writes to it.
+        holder = None if self.dispatcher is not None else self._crawl_lock_holder()
         if holder is not None:
             self.skipped(job, self._now(), f"another crawl (pid {holder}) holds the data directory")
             return SKIPPED

@@ -1,8 +1,8 @@
 """``neu-news``: a small dispatcher to one module per command.
 
-``schedule`` and ``status`` belong to the scheduler, which parses its own arguments; every other
-command is parsed here and run by its module. Commands are imported when run, so reading the feed
-never pays for what the other commands load.
+``schedule``, ``status``, ``health``, ``serve`` and ``worker`` belong to the scheduler, which
+parses their arguments; every other command is parsed here and run by its module. Commands are
+imported when run, so reading the feed never pays for what the other commands load.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from importlib import metadata
 from crawler.cli import discover, extract, feed, recheck
 
 # Subcommands owned by the scheduler package; their arguments are its business.
-SCHEDULER_COMMANDS = ("schedule", "status", "health", "serve")
+SCHEDULER_COMMANDS = ("schedule", "status", "health", "serve", "worker")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands.add_parser(
         "serve", help="serve the status page and feeds over HTTP (see: neu-news serve -h)"
+    )
+    commands.add_parser(
+        "worker", help="crawl the sites a scheduler's broker hands out (see: neu-news worker -h)"
     )
     return parser
 
