@@ -69,7 +69,7 @@ class Store:
         self.data_dir = data_dir
         self.batch_size = batch_size
         self.pending = 0
-        self.lock_fd = _checked_lock(data_dir)
+        self.lock_fd = crawl_lock(data_dir)
         try:
             self.state = _open_state(data_dir)
             cut_torn_tail(data_dir / FEED_FILE)
@@ -344,7 +344,7 @@ def check_data_dir(data_dir: Path) -> None:
     ``Store`` of *data_dir* to take over: the crawl takes it once, here, and a second crawl
     started at the same moment fails here, in one line, not later.
     """
-    lock_fd = _checked_lock(data_dir)
+    lock_fd = crawl_lock(data_dir)
     try:
         _open_state(data_dir).close()
         os.close(open_no_link(data_dir / FEED_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT))
@@ -356,8 +356,9 @@ def check_data_dir(data_dir: Path) -> None:
     _checked_locks[data_dir.resolve()] = lock_fd
 
 
-def _checked_lock(data_dir: Path) -> int:
-    """The crawl lock ``check_data_dir`` holds for *data_dir*, handed over, else taken now."""
+def crawl_lock(data_dir: Path) -> int:
+    """The crawl lock ``check_data_dir`` holds for *data_dir*, handed over, else taken now: held
+    by whatever writes the feed (a crawl's ``Store``, the stream's feed writer)."""
     key = data_dir.resolve()
     return _checked_locks.pop(key) if key in _checked_locks else _lock(data_dir)
 
