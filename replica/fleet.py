@@ -16,6 +16,8 @@ fleet's seed and its index), in turn a VSB English site (two columns), a WebPlus
         fleet.expected_records()                    # URL -> record: what a full crawl must give
         fleet.backfill_requests()                   # site name -> requests a full crawl makes
         fleet.request_log                           # site name -> its requests, as they arrived
+        fleet.request_gaps()                        # site name -> seconds between its requests
+        fleet.most_in_flight()                      # site name -> most requests answered at once
         fleet.article_fetches()                     # site name -> article pages it served
         fleet.clear_log()
 
@@ -24,6 +26,7 @@ fleet's seed and its index), in turn a VSB English site (two columns), a WebPlus
 
 from __future__ import annotations
 
+import itertools
 import threading
 import types
 from dataclasses import dataclass
@@ -186,6 +189,18 @@ class Fleet:
             site.name: sorted(site.server.request_log, key=lambda entry: entry.at)
             for site in self.sites
         }
+
+    def request_gaps(self) -> dict[str, list[float]]:
+        """Site name -> the seconds between each two requests it answered, one after another
+        (its politeness as the site sees it)."""
+        return {
+            name: [later.at - earlier.at for earlier, later in itertools.pairwise(entries)]
+            for name, entries in self.request_log.items()
+        }
+
+    def most_in_flight(self) -> dict[str, int]:
+        """Site name -> the most requests it answered at once (since the log was cleared)."""
+        return {site.name: site.server.most_in_flight(site.kind) for site in self.sites}
 
     def article_fetches(self) -> dict[str, int]:
         """Site name -> the GET requests of its article pages answered so far."""

@@ -31,7 +31,7 @@ import sys
 import threading
 import time
 import types
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, cast
@@ -74,7 +74,21 @@ class _SiteServer(ThreadingHTTPServer):
         self.site_name = site
         self._conns: set[socket.socket] = set()
         self._conns_lock = threading.Lock()
+        self.in_flight = 0  # requests being answered now
+        self.most_in_flight = 0  # the most answered at once so far
         super().__init__((host, 0), _Handler)
+
+    @contextlib.contextmanager
+    def answering(self) -> Iterator[None]:
+        """Around the answer to one request: counts the requests answered at once."""
+        with self._conns_lock:
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            yield
+        finally:
+            with self._conns_lock:
+                self.in_flight -= 1
 
     def server_bind(self) -> None:
         # HTTPServer's asks the resolver for the address's name (socket.getfqdn), which takes
@@ -137,6 +151,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self, method: str) -> None:
         self._arrived = time.time()
+        with self._site_server.answering():
+            self._answer(method)
+
+    def _answer(self, method: str) -> None:
         srv = self._site_server
         owner = srv.owner
         if self.path.startswith(CONTROL_PREFIX):
@@ -383,6 +401,14 @@ class ReplicaServer:
     def clear_log(self) -> None:
         with self._log_lock:
             self._entries.clear()
+        for srv in self._servers.values():
+            with srv._conns_lock:
+                srv.most_in_flight = srv.in_flight
+
+    def most_in_flight(self, site: str) -> int:
+        """The most requests *site* answered at once since it started or the log was cleared
+        (control endpoints included)."""
+        return self._servers[site].most_in_flight
 
     def _record(self, entry: LoggedRequest) -> None:
         with self._log_lock:

@@ -91,8 +91,15 @@ def test_a_full_crawl_gives_the_ground_truth_and_the_requests_counted(tmp_path: 
             assert entries[0].path == "/robots.txt"
             times = [entry.at for entry in entries]
             assert times == sorted(times) and times[0] > 0
+        gaps = fleet.request_gaps()
+        assert {site: len(between) for site, between in gaps.items()} == {
+            site: len(entries) - 1 for site, entries in log.items()
+        }
+        assert all(gap >= 0 for between in gaps.values() for gap in between)
+        assert all(most >= 1 for most in fleet.most_in_flight().values())
         fleet.clear_log()
         assert not any(fleet.request_log.values())
+        assert set(fleet.most_in_flight().values()) == {0}
         assert set(fleet.article_fetches().values()) == {0}
 
 
