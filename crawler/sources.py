@@ -7,6 +7,7 @@ source and the key, before any request is made.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -113,6 +114,30 @@ def load_sources(path: str | Path | None = None) -> list[Source]:
         seen.add(source.name)
         sources.append(source)
     return sources
+
+
+def host_groups(sources: Sequence[Source]) -> list[list[Source]]:
+    """*sources* in groups whose hosts, by name whatever the port, overlap (directly or through
+    another source): a group's sources may list the same articles, and share Scrapy's politeness
+    (its downloader slots are per host name). Groups in the order of their first source, and
+    sources within a group in their order."""
+    groups: list[tuple[set[str], list[Source]]] = []
+    for source in sources:
+        hosts = {urlsplit(f"//{location}").hostname or location for location in source.hosts}
+        members = [source]
+        kept = []
+        for group_hosts, group in groups:
+            if group_hosts & hosts:
+                hosts |= group_hosts
+                members = [*group, *members]
+            else:
+                kept.append((group_hosts, group))
+        groups = [*kept, (hosts, members)]
+    order = {id(source): index for index, source in enumerate(sources)}
+    return sorted(
+        (sorted(group, key=lambda member: order[id(member)]) for _, group in groups),
+        key=lambda group: order[id(group[0])],
+    )
 
 
 def select_sources(sources: list[Source], names: str | None) -> list[Source]:

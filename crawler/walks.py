@@ -14,6 +14,13 @@ articles are all fetched; a new article that fails for good makes them forgotten
 next run reads the page again and asks for it once more. With lookback pages, the first page is
 always read: a 304 would end the walk before them.
 
+An article's columns are all known only once every list page that may list it is read: its
+fetch waits for the list pages of its source's group, the sources whose hosts overlap (directly
+or through another source: ``crawler.sources.host_groups``). Sources of other hosts cannot
+list it, so a group's articles are fetched as soon as its own list pages are read, while other
+sites' lists are still being walked: many sites side by side each take about as long as they
+would alone.
+
 A labelled column whose first list page is gone (404, 410, no article links) is looked for by
 its label on the site's home page, once a run: the page found is walked in its place, and once
 it lists articles, remembered, so that the next runs start there.
@@ -23,6 +30,7 @@ from __future__ import annotations
 
 import enum
 import logging
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -127,6 +135,7 @@ class Walks:
         max_links_per_page: int,
         max_articles: int,
         max_url_length: int,
+        groups: Mapping[str, int] | None = None,
     ) -> None:
         self.state = state
         self.count = count
@@ -139,8 +148,15 @@ class Walks:
         self.walks: list[Walk] = []
         # id -> labels of the columns listing it, in the order they were seen.
         self.columns_of: dict[str, list[str]] = {}
-        # Articles held back until every list page is read, so their columns are all known.
-        self.pending: list[Fetch] = []
+        # Source name -> its group (see crawler.sources.host_groups); None: all sources are
+        # one group.
+        self.groups = groups
+        # Group -> its articles held back until every list page of the group is read, so
+        # that their columns are all known.
+        self.waiting: dict[int, list[Fetch]] = {}
+        # Group -> its list phase's requests (list pages, home pages and the pages they link)
+        # asked for and not yet done.
+        self.unread: Counter[int] = Counter()
         self.queued = 0  # articles ever put in pending (the run's cap counts them)
 
     def start(self, url: str, source: Source, column: str | None) -> Walk:
@@ -375,10 +391,38 @@ class Walks:
     def columns(self, article_id: str) -> list[str]:
         return self.columns_of.get(article_id, [])
 
-    def take_pending(self) -> list[Fetch]:
-        """The articles the list pages queued, once, marking their walks unfinished first: a
-        kill from here on makes the next run walk them in full again."""
-        pending, self.pending = self.pending, []
+    def group(self, source: Source) -> int:
+        return 0 if self.groups is None else self.groups[source.name]
+
+    def reading(self, source: Source) -> None:
+        """A request of *source*'s list phase (a list page, a home page or a page it links)
+        is asked for."""
+        self.unread[self.group(source)] += 1
+
+    def read_done(self, source: Source) -> list[Fetch]:
+        """A request of *source*'s list phase is done (read, failed or dropped). When its group
+        has no other left, the columns of the group's articles are known: its queued articles
+        (see :meth:`take_pending`)."""
+        group = self.group(source)
+        self.unread[group] -= 1
+        if self.unread[group] > 0:
+            return []
+        return self.take_pending(group)
+
+    @property
+    def pending(self) -> list[Fetch]:
+        """The articles queued and not handed out yet, group by group, each in listed order."""
+        return [fetch for fetches in self.waiting.values() for fetch in fetches]
+
+    def take_pending(self, group: int | None = None) -> list[Fetch]:
+        """The articles the list pages queued (of one *group*, or all), once, marking their
+        walks unfinished first: a kill from here on makes the next run walk them in full
+        again."""
+        if group is None:
+            pending = self.pending
+            self.waiting.clear()
+        else:
+            pending = self.waiting.pop(group, [])
         for walk in {id(fetch.walk): fetch.walk for fetch in pending}.values():
             self.state.set_walk_complete(walk.key, False)
         self.state.flush()
@@ -421,7 +465,7 @@ class Walks:
             self.count(name, stats.skipped("listed_again"), 1)
         else:
             self.queued += 1
-            self.pending.append(Fetch(listed, walk))
+            self.waiting.setdefault(self.group(walk.source), []).append(Fetch(listed, walk))
 
     def _leave_for_next_run(self, walk: Walk) -> None:
         """A new article past the run's article limit: counted, and its walk left unfinished,

@@ -47,7 +47,8 @@ from crawler.extract.urls import article_id, canonical_id, canonical_url
 from crawler.items import FetchedArticle
 from crawler.pipelines import FeedPipeline
 from crawler.spiders.neu_news import NeuNewsSpider
-from crawler.store.datadir import NullStore, Store
+from crawler.store.datadir import Store
+from crawler.store.filing import CrawlStore
 from crawler.store.state import PageValidators
 from crawler.walks import Walk
 from tests.conftest import PROJECT_ROOT, assert_valid_record, read_feed
@@ -202,7 +203,7 @@ class Crawl:
         return engine
 
     @property
-    def store(self) -> Store | NullStore:
+    def store(self) -> CrawlStore:
         return FeedPipeline.of(self.crawler).store
 
     def stat(self, key: str, source: str | None = None) -> int:
@@ -246,7 +247,11 @@ class Crawl:
         await self.scrape(html_response(request, body, headers=headers), request)
 
     async def article_phase(self) -> list[Request]:
-        """The engine going idle after the list pages: the article requests it is given."""
+        """The article requests after the list pages: those a group's last list page sent, or
+        when it sent none, those the engine going idle is given (re-checks)."""
+        sent = self.scheduled()
+        if sent:  # the engine is busy with them: not idle
+            return sent
         assert self.idle(), "the article phase did not keep the spider open"
         return self.scheduled()
 
@@ -392,8 +397,8 @@ def test_incremental_walk_stops_at_the_first_page_whose_oldest_article_is_known(
             request = crawl.start_request(DDYW)
             body = list_html([3, 2, 1], next_href="/ddyw/9.htm", last_href="/ddyw/1.htm")
             await crawl.read_list(request, body)
-            assert crawl.scheduled() == []
-            articles = await crawl.article_phase()
+            # No next list page: only the new articles, the column's list phase being done.
+            articles = crawl.scheduled()
             assert sorted(article.url for article in articles) == [article_url(2), article_url(3)]
             assert crawl.stat(stats.skipped("known"), DDYW_SOURCE) == 1
 
@@ -544,7 +549,7 @@ def test_candidate_without_a_pager_and_few_links_is_not_a_list(tmp_path: Path) -
 # -- the article phase ---------------------------------------------------------------------------------
 
 
-def test_article_phase_starts_when_the_list_pages_are_done_and_then_finishes_the_walks(
+def test_a_sites_articles_are_fetched_once_its_list_pages_are_read_then_the_walks_finish(
     tmp_path: Path,
 ) -> None:
     seed_data_dir(tmp_path / "data", finished_walks=[DDYW])
@@ -552,10 +557,11 @@ def test_article_phase_starts_when_the_list_pages_are_done_and_then_finishes_the
     async def scenario() -> None:
         async with open_crawl(tmp_path) as crawl:
             spider = crawl.spider
-            await crawl.read_list(crawl.start_request(DDYW), list_html([5, 4]))
             assert crawl.store.walk_complete(DDYW)
-
-            articles = await crawl.article_phase()
+            # The English home page (another host) is still unread: its site does not hold
+            # this one's articles back.
+            await crawl.read_list(crawl.start_request(DDYW), list_html([5, 4]))
+            articles = crawl.scheduled()
 
             assert sorted(article.url for article in articles) == [article_url(4), article_url(5)]
             for article in articles:
@@ -1109,5 +1115,95 @@ def test_callback_out_of_memory_stops_the_crawl_as_unfinished(
             assert crawl.stat(stats.failed("callback_MemoryError"), DDYW_SOURCE) == 1
             assert crawl.walk().failed
             assert await closed == stats.OUT_OF_MEMORY
+
+    run(scenario)
+
+
+# -- list phases per site: sources of one host wait for each other, other hosts do not ---------
+
+MTDD = f"{NEWS}/mtdd.htm"
+MTDD_COLUMN = "媒体东大"
+ONE_HOST_TOML = f"""
+[[sources]]
+name = "{DDYW_SOURCE}"
+start_urls = ["{DDYW}"]
+language = "zh"
+column = "{COLUMN}"
+
+[[sources]]
+name = "neunews-mtdd"
+start_urls = ["{MTDD}"]
+language = "zh"
+column = "{MTDD_COLUMN}"
+
+[[sources]]
+name = "{ENGLISH_SOURCE}"
+start_urls = ["{ENGLISH_HOME}"]
+language = "en"
+"""
+
+
+def test_sources_of_one_host_fetch_their_articles_once_all_their_list_pages_are_read(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "sources.toml").write_text(ONE_HOST_TOML, encoding="utf-8")
+
+    async def scenario() -> None:
+        async with open_crawl(tmp_path, "backfill") as crawl:
+            await crawl.read_list(crawl.start_request(DDYW), list_html([5, 4]))
+            # 媒体东大, on the same host, may list these too: they wait for its page.
+            assert crawl.scheduled() == []
+            await crawl.read_list(crawl.start_request(MTDD), list_html([4, 3]))
+            # Its articles go now, the English home page (another host) still unread.
+            articles = crawl.scheduled()
+            assert sorted(article.url for article in articles) == [
+                article_url(3),
+                article_url(4),
+                article_url(5),
+            ]
+            assert crawl.spider.walks.columns(article_id(article_url(4))) == [
+                COLUMN,
+                MTDD_COLUMN,
+            ]
+
+    run(scenario)
+
+
+def test_a_failed_list_page_ends_its_sites_wait_too(tmp_path: Path) -> None:
+    (tmp_path / "sources.toml").write_text(ONE_HOST_TOML, encoding="utf-8")
+
+    async def scenario() -> None:
+        async with open_crawl(tmp_path, "backfill") as crawl:
+            await crawl.read_list(crawl.start_request(DDYW), list_html([5, 4]))
+            mtdd = crawl.start_request(MTDD)
+            await crawl.scrape(html_response(mtdd, b"<html>busy</html>", status=503), mtdd)
+            assert crawl.stat(stats.failed("http_503"), "neunews-mtdd") == 1
+            articles = crawl.scheduled()
+            assert sorted(article.url for article in articles) == [article_url(4), article_url(5)]
+
+    run(scenario)
+
+
+def test_a_list_page_dropped_as_a_duplicate_ends_its_wait(tmp_path: Path) -> None:
+    # 媒体东大 starts at the second page of 东大要闻: that page, numbered on 东大要闻's first
+    # page, is asked for twice, and the scheduler drops the second request.
+    page_two = f"{NEWS}/ddyw/1.htm"
+    (tmp_path / "sources.toml").write_text(ONE_HOST_TOML.replace(MTDD, page_two), encoding="utf-8")
+
+    async def scenario() -> None:
+        async with open_crawl(tmp_path, "backfill") as crawl:
+            second = crawl.start_request(page_two)
+            crawl.engine.crawl(second)
+            assert crawl.scheduled() == [second]
+            body = list_html([5, 4], next_href="/ddyw/1.htm", last_href="/ddyw/1.htm")
+            await crawl.read_list(crawl.start_request(DDYW), body)
+            assert crawl.scheduled() == []  # dropped: 媒体东大's page is still unread
+            await crawl.read_list(second, list_html([3]))
+            articles = crawl.scheduled()
+            assert sorted(article.url for article in articles) == [
+                article_url(3),
+                article_url(4),
+                article_url(5),
+            ]
 
     run(scenario)

@@ -14,7 +14,7 @@ import pytest
 from crawler import stats
 from crawler.extract.listing import ListedArticle, ListPage
 from crawler.extract.urls import canonical_id, canonical_url
-from crawler.sources import Source
+from crawler.sources import Source, host_groups
 from crawler.store.datadir import Recheck
 from crawler.store.state import PageValidators
 from crawler.walks import Search, Walk, Walks
@@ -767,3 +767,57 @@ def test_known_and_repeated_links_do_not_count_against_the_run_cap() -> None:
     walks.read(walk, list_page([5, 4, 4, 3]), FIRST)
     assert [fetch.article for fetch in walks.pending] == [listed(4), listed(3)]
     assert counts[(SOURCE.name, stats.ARTICLE_LIMIT)] == 0
+
+
+# -- groups: sources whose hosts overlap wait for each other's list pages, others do not -------
+
+
+def source(name: str, *urls: str, hosts: frozenset[str] = frozenset()) -> Source:
+    return Source(name=name, start_urls=urls, language="zh", extra_hosts=hosts)
+
+
+def test_host_groups_join_sources_whose_hosts_overlap_by_name_whatever_the_port() -> None:
+    a = source("a", "http://127.0.0.1:8001/ddyw.htm")
+    b = source("b", "http://127.0.0.1:8002/focus.htm")  # another port: the same host
+    c = source("c", "https://news.example.edu.cn/list.htm", hosts=frozenset({"www.example.edu.cn"}))
+    d = source("d", "https://www.example.edu.cn/index.htm")  # joins c through c's hosts
+    e = source("e", "https://english.example.edu.cn/index.htm")
+    f = source("f", "https://english.example.edu.cn/focus.htm")
+    assert host_groups([a, c, e, b, d, f]) == [[a, b], [c, d], [e, f]]
+    # Two groups bridged by a later source become one, in the order of their sources.
+    g = source("g", "http://127.0.0.1/x.htm", hosts=frozenset({"english.example.edu.cn"}))
+    assert host_groups([a, e, g, c]) == [[a, e, g], [c]]
+
+
+def test_a_groups_articles_are_handed_out_once_its_last_list_request_is_done() -> None:
+    state, counts = DictState(), Counts()
+    other_site = source("english", "https://english.neu.edu.cn/focus.htm")
+    walks = Walks(
+        state,
+        counts,
+        backfill=True,
+        lookback_pages=0,
+        max_list_pages=1000,
+        max_links_per_page=1000,
+        max_articles=100,
+        max_url_length=2083,
+        groups={SOURCE.name: 0, OTHER.name: 0, other_site.name: 1},
+    )
+    ddyw, mtdd = walks.start(FIRST, SOURCE, COLUMN), walks.start(OTHER.start_urls[0], OTHER, None)
+    english = walks.start(other_site.start_urls[0], other_site, None)
+    for each in (SOURCE, OTHER, other_site):
+        walks.reading(each)
+    walks.read(ddyw, list_page([2, 1]), FIRST)
+    assert walks.read_done(SOURCE) == []  # its group still waits for mtdd's page
+    walks.read(english, list_page([9], title="Focus"), english.url)
+    [english_fetch] = walks.read_done(other_site)  # another group: handed out at once
+    assert english_fetch.walk is english
+    walks.read(mtdd, list_page([3, 2], title="媒体东大"), mtdd.url)
+    fetched = walks.read_done(OTHER)
+    assert [(fetch.article, fetch.walk) for fetch in fetched] == [
+        (listed(2), ddyw),
+        (listed(1), ddyw),
+        (listed(3), mtdd),
+    ]
+    assert walks.columns(listed(2).id) == [COLUMN, "媒体东大"]
+    assert walks.pending == []

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from itertools import islice
 from typing import Any, Self
 
@@ -34,9 +35,10 @@ from crawler.items import FetchedArticle
 from crawler.outcome import FINISHED
 from crawler.pipelines import FeedPipeline
 from crawler.rechecks import Schedule
-from crawler.sources import Source
-from crawler.store.datadir import NullStore, Recheck, Store
-from crawler.walks import Walk, Walks, is_column, source_of
+from crawler.sources import Source, host_groups
+from crawler.store.datadir import Recheck
+from crawler.store.filing import CrawlStore
+from crawler.walks import Fetch, Walk, Walks, is_column, source_of
 
 logger = logging.getLogger(__name__)
 
@@ -48,10 +50,12 @@ NOT_MODIFIED_META = {"handle_httpstatus_list": [304]}
 
 
 class NeuNewsSpider(scrapy.Spider):
-    """Crawls in two phases: every list page first, then the articles they listed.
+    """Crawls in two phases per group of sources that may share articles (``host_groups``):
+    every list page of the group first, then the articles they listed.
 
-    Only when all lists are read is an article's set of columns known, so an article listed in
-    two columns becomes one record naming both, whatever order the pages arrive in.
+    Only when the group's lists are all read is an article's set of columns known, so an
+    article listed in two columns becomes one record naming both, whatever order the pages
+    arrive in. Groups do not wait for each other: many sites crawl side by side.
     """
 
     name = "neu_news"
@@ -73,6 +77,7 @@ class NeuNewsSpider(scrapy.Spider):
         self.sources: list[Source] = []
         self.mode = "incremental"
         self.hosts: frozenset[str] = frozenset()
+        self.groups: dict[str, int] = {}
         self.schedule = Schedule((), 0)
         self.recheck_all = False
         # Known articles to fetch again (conditionally) to catch edits, sent with the articles.
@@ -92,16 +97,22 @@ class NeuNewsSpider(scrapy.Spider):
         spider.schedule = config.rechecks
         spider.recheck_all = config.recheck_all
         spider.hosts = frozenset().union(*(source.hosts for source in config.sources))
+        spider.groups = {
+            source.name: index
+            for index, group in enumerate(host_groups(config.sources))
+            for source in group
+        }
         spider.extractor = ArticleExtractor.from_crawler(crawler)
         spider.max_page_tags = crawler.settings.getint("NEU_MAX_PAGE_TAGS")
         crawler.signals.connect(spider.start_article_phase, signal=signals.spider_idle)
         crawler.signals.connect(spider.callback_failed, signal=signals.spider_error)
+        crawler.signals.connect(spider.request_dropped, signal=signals.request_dropped)
         # Connected before the extensions are built: counted before the stats file is written.
         crawler.signals.connect(spider.count_unreached, signal=signals.spider_closed)
         return spider
 
     @property
-    def store(self) -> Store | NullStore:
+    def store(self) -> CrawlStore:
         return FeedPipeline.of(self.crawler).store
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
@@ -117,23 +128,28 @@ class NeuNewsSpider(scrapy.Spider):
             # Article requests go to the engine at the idle signal, past the spider middlewares
             # (there is no callback to yield them from), so UrlLengthMiddleware never sees them.
             max_url_length=settings.getint("URLLENGTH_LIMIT"),
+            groups=self.groups,
         )
         names = ", ".join(source.name for source in self.sources)
         logger.info("Crawling %d sources in %s mode: %s", len(self.sources), self.mode, names)
-        for source in self.sources:
-            for url in source.start_urls:
-                if is_home_url(url):
-                    yield scrapy.Request(
-                        url,
-                        callback=self.parse_home,
-                        errback=self.request_failed,
-                        cb_kwargs={"source": source},
-                    )
-                else:
-                    yield self._list_request(self.walks.start_configured(url, source))
+        # Every start request is counted before the first is sent: a group whose first page
+        # is read before its second is asked for would fetch its articles too soon.
+        starts = [
+            self._start_request(source, url) for source in self.sources for url in source.start_urls
+        ]
+        for request in starts:
+            yield request
         rechecks = self._rechecks()
         self.walks.recheck(rechecks)
         self.rechecks = iter(rechecks)
+
+    def _start_request(self, source: Source, url: str) -> scrapy.Request:
+        if not is_home_url(url):
+            return self._list_request(self.walks.start_configured(url, source))
+        self.walks.reading(source)
+        return scrapy.Request(
+            url, callback=self.parse_home, errback=self.request_failed, cb_kwargs={"source": source}
+        )
 
     def _rechecks(self) -> list[Recheck]:
         """The known articles this run fetches again: every one with ``-a recheck=all``, else
@@ -153,87 +169,130 @@ class NeuNewsSpider(scrapy.Spider):
         return rechecks
 
     def start_article_phase(self) -> None:
-        """When no list page is left to read, fetch the articles they listed and the next
-        re-checks; when nothing is left at all, the walks that met no failure are finished."""
-        requests = [*self._recheck_requests(), *self._article_requests()]
+        """When nothing is left to download, fetch the next re-checks and any article still
+        held back (a group whose list request was dropped unseen, by a spider middleware);
+        when nothing is left at all, the walks that met no failure are finished."""
+        requests = [
+            *self._recheck_requests(),
+            *(self._fetch_request(fetch) for fetch in self.walks.take_pending()),
+        ]
         if not requests:
             self.walks.finish()
             return
-        logger.info("List pages done; fetching %d articles", len(requests))
+        logger.info("List pages done; fetching %d articles and re-checks", len(requests))
+        self._crawl(requests)
+        raise DontCloseSpider
+
+    def request_dropped(self, request: scrapy.Request) -> None:
+        """The scheduler dropped a request (a duplicate): a list phase's is done."""
+        source = source_of(request.cb_kwargs)
+        if source is not None and self._in_list_phase(request):
+            self._fetch_group(self.walks.read_done(source))
+
+    @contextmanager
+    def _reading(self, source: Source) -> Iterator[None]:
+        """Around a list phase's callback or errback: once it is done, its group's articles
+        when it was the last the group waited for."""
+        try:
+            yield
+        finally:
+            self._fetch_group(self.walks.read_done(source))
+
+    def _fetch_group(self, fetches: list[Fetch]) -> None:
+        if fetches:
+            sources = sorted({fetch.walk.source.name for fetch in fetches})
+            logger.info(
+                "List pages of %s done; fetching %d articles", ", ".join(sources), len(fetches)
+            )
+            self._crawl(self._fetch_request(fetch) for fetch in fetches)
+
+    def _crawl(self, requests: Iterable[scrapy.Request]) -> None:
         assert self.crawler.engine is not None
         for request in requests:
             # Straight to the engine, past the spider middlewares: see max_url_length above.
             self.crawler.engine.crawl(request)
-        raise DontCloseSpider
+
+    def _in_list_phase(self, request: scrapy.Request) -> bool:
+        return request.callback in (
+            self.parse_home,
+            self.parse_candidate_list,
+            self.parse_list_page,
+            self.parse_search_home,
+        )
 
     # -- callbacks -------------------------------------------------------------------------------
 
     def parse_home(self, response: Response, source: Source) -> Iterator[scrapy.Request]:
         """A site's home page: every same-site link that may be a column's list page."""
-        html = self._html(response, source)
-        for link in find_column_links(html, response.url) if html is not None else []:
-            if source.allows(link.url):
-                headers = self.walks.candidate_headers(link.url)
-                yield scrapy.Request(
-                    link.url,
-                    callback=self.parse_candidate_list,
-                    errback=self.request_failed,
-                    cb_kwargs={"source": source, "label": link.label},
-                    headers=headers,
-                    meta=NOT_MODIFIED_META if headers else None,
-                )
+        with self._reading(source):
+            html = self._html(response, source)
+            for link in find_column_links(html, response.url) if html is not None else []:
+                if source.allows(link.url):
+                    headers = self.walks.candidate_headers(link.url)
+                    self.walks.reading(source)
+                    yield scrapy.Request(
+                        link.url,
+                        callback=self.parse_candidate_list,
+                        errback=self.request_failed,
+                        cb_kwargs={"source": source, "label": link.label},
+                        headers=headers,
+                        meta=NOT_MODIFIED_META if headers else None,
+                    )
 
     def parse_candidate_list(
         self, response: Response, source: Source, label: str
     ) -> Iterator[scrapy.Request]:
         """A page linked from a home page: crawled as a column if it looks like a list. A 304
         says it is as it was: no list, or a column walked to its end, unchanged."""
-        if response.status == 304:
-            if self.walks.was_not_a_list(response.url):
-                self.walks.not_a_list(source, response.url, None)
-            else:
-                self.walks.not_modified(self._discovered(response.url, source, label))
-            return
-        page = self._list_page(response, source)
-        if page is None or not is_column(page):
-            self.walks.not_a_list(source, response.url, _validators(response))
-            return
-        walk = self._discovered(response.url, source, label)
-        self.walks.arrived(walk, len(response.body), _validators(response))
-        for url in self.walks.read(walk, page, response.url):
-            yield self._list_request(walk, url)
+        with self._reading(source):
+            if response.status == 304:
+                if self.walks.was_not_a_list(response.url):
+                    self.walks.not_a_list(source, response.url, None)
+                else:
+                    self.walks.not_modified(self._discovered(response.url, source, label))
+                return
+            page = self._list_page(response, source)
+            if page is None or not is_column(page):
+                self.walks.not_a_list(source, response.url, _validators(response))
+                return
+            walk = self._discovered(response.url, source, label)
+            self.walks.arrived(walk, len(response.body), _validators(response))
+            for url in self.walks.read(walk, page, response.url):
+                yield self._list_request(walk, url)
 
     def _discovered(self, url: str, source: Source, label: str) -> Walk:
         self._count(source.name, stats.COLUMNS_DISCOVERED)
         return self.walks.start(url, source, source.column or label)
 
     def parse_list_page(self, response: Response, walk: Walk) -> Iterator[scrapy.Request]:
-        if response.status == 304:
-            self.walks.not_modified(walk)
-            return
-        self.walks.arrived(walk, len(response.body), _validators(response))
-        page = self._list_page(response, walk.source)
-        if page is None:
-            self.walks.unreadable(walk)
-            return
-        lost = not page.articles and self.walks.may_search(walk)
-        next_pages = self.walks.read(walk, page, response.url)
-        if lost:
-            # A shell of the old column: its pager, if any, is not the column's.
-            yield self._search_request(walk)
-            return
-        for url in next_pages:
-            yield self._list_request(walk, url)
+        with self._reading(walk.source):
+            if response.status == 304:
+                self.walks.not_modified(walk)
+                return
+            self.walks.arrived(walk, len(response.body), _validators(response))
+            page = self._list_page(response, walk.source)
+            if page is None:
+                self.walks.unreadable(walk)
+                return
+            lost = not page.articles and self.walks.may_search(walk)
+            next_pages = self.walks.read(walk, page, response.url)
+            if lost:
+                # A shell of the old column: its pager, if any, is not the column's.
+                yield self._search_request(walk)
+                return
+            for url in next_pages:
+                yield self._list_request(walk, url)
 
     def parse_search_home(self, response: Response, walk: Walk) -> Iterator[scrapy.Request]:
         """The home page of a column whose list page is gone: the link with its label is
         walked in its place."""
-        html = self._html(response, walk.source)
-        assert walk.column is not None  # only labelled columns are searched
-        found = find_column(html, response.url, walk.column) if html is not None else None
-        moved = self.walks.relocate(walk, found)
-        if moved is not None:
-            yield self._list_request(moved, dont_filter=True)
+        with self._reading(walk.source):
+            html = self._html(response, walk.source)
+            assert walk.column is not None  # only labelled columns are searched
+            found = find_column(html, response.url, walk.column) if html is not None else None
+            moved = self.walks.relocate(walk, found)
+            if moved is not None:
+                yield self._list_request(moved, dont_filter=True)
 
     async def parse_article_page(
         self,
@@ -271,6 +330,15 @@ class NeuNewsSpider(scrapy.Spider):
     def request_failed(self, failure: Failure) -> Iterator[scrapy.Request]:
         request = failed_request(failure)
         source, walk = _source_and_walk(request.cb_kwargs)
+        done: AbstractContextManager[None] = (
+            self._reading(source) if self._in_list_phase(request) else nullcontext()
+        )
+        with done:
+            yield from self._failed(request, failure, source, walk)
+
+    def _failed(
+        self, request: scrapy.Request, failure: Failure, source: Source, walk: Walk | None
+    ) -> Iterator[scrapy.Request]:
         reason = failure_reason(failure.value)
         self._count(source.name, stats.failed(reason))
         if request.cb_kwargs.get("recheck") and is_permanent(reason):
@@ -325,6 +393,7 @@ class NeuNewsSpider(scrapy.Spider):
         """A list page of *walk* (its first page without *url*, conditional when the walk is
         incremental)."""
         headers = self.walks.conditional_headers(walk) if url is None else {}
+        self.walks.reading(walk.source)
         return scrapy.Request(
             url or walk.url,
             callback=self.parse_list_page,
@@ -338,6 +407,7 @@ class NeuNewsSpider(scrapy.Spider):
     def _search_request(self, walk: Walk) -> scrapy.Request:
         """The home page of *walk*'s site, to find its column by its label. Never filtered as a
         duplicate: other columns of the site may be looked for in the same run."""
+        self.walks.reading(walk.source)
         return scrapy.Request(
             self.walks.search(walk),
             callback=self.parse_search_home,
@@ -366,9 +436,8 @@ class NeuNewsSpider(scrapy.Spider):
             **options,
         )
 
-    def _article_requests(self) -> Iterator[scrapy.Request]:
-        for fetch in self.walks.take_pending():
-            yield self._article_request(fetch.walk.source, fetch.article, fetch.walk)
+    def _fetch_request(self, fetch: Fetch) -> scrapy.Request:
+        return self._article_request(fetch.walk.source, fetch.article, fetch.walk)
 
     def _recheck_requests(self) -> Iterator[scrapy.Request]:
         """Conditional requests for the next batch of re-checks."""
