@@ -50,7 +50,8 @@ def page_blocks(
     walker = _BlockWalker(container, after_limit)
     try:
         walker.walk(root)
-        walker.flush()
+        if walker.pieces:
+            walker.flush()
     except _Enough:
         pass
     return walker.blocks
@@ -71,43 +72,46 @@ class _BlockWalker:
         self.link_chars = 0
         self.link_depth = 0
 
-    def add(self, text: str | None) -> None:
-        if text:
-            self.pieces.append(text)
-            if self.link_depth:
-                self.link_chars += len(normalize_space(text))
+    def add(self, text: str) -> None:
+        self.pieces.append(text)
+        if self.link_depth:
+            self.link_chars += len(normalize_space(text))
 
     def flush(self) -> None:
-        if self.pieces:  # most block boundaries close nothing
-            text = normalize_space("".join(self.pieces))
-            if text and self.owners:
-                target = self.blocks.after if self.passed_container else self.blocks.before
-                target.append(Block(self.owners[-1], text, min(self.link_chars, len(text))))
-            self.pieces.clear()
+        """End the block being read. Called only with pieces pending: without any, there is no
+        block to end (and no link characters counted)."""
+        text = normalize_space("".join(self.pieces))
+        if text and self.owners:
+            target = self.blocks.after if self.passed_container else self.blocks.before
+            target.append(Block(self.owners[-1], text, min(self.link_chars, len(text))))
+        self.pieces.clear()
         self.link_chars = 0
         if self.passed_container and len(self.blocks.after) == self.after_limit:
             raise _Enough
 
     def walk(self, element: lxml_html.HtmlElement) -> None:
-        tag = element.tag if isinstance(element.tag, str) else None
+        # One call per element, the checks inlined: this runs for every element of the page
+        # before the content container.
         if element is self.container:
-            self.flush()
+            if self.pieces:
+                self.flush()
             self.passed_container = True
-        elif tag is not None and tag.lower() not in NON_CONTENT_TAGS:
-            self.walk_children(element, tag.lower())
-        self.add(element.tail)
-
-    def walk_children(self, element: lxml_html.HtmlElement, tag: str) -> None:
-        is_block = tag in BLOCK_TAGS
-        if is_block:
-            self.flush()
-            self.owners.append(element)
-        is_link = tag == "a"
-        self.link_depth += is_link
-        self.add(element.text)
-        for child in element:
-            self.walk(child)
-        self.link_depth -= is_link
-        if is_block:
-            self.flush()
-            self.owners.pop()
+        elif type(tag := element.tag) is str and (tag := tag.lower()) not in NON_CONTENT_TAGS:
+            is_block = tag in BLOCK_TAGS
+            if is_block:
+                if self.pieces:
+                    self.flush()
+                self.owners.append(element)
+            is_link = tag == "a"
+            self.link_depth += is_link
+            if text := element.text:
+                self.add(text)
+            for child in element:
+                self.walk(child)
+            self.link_depth -= is_link
+            if is_block:
+                if self.pieces:
+                    self.flush()
+                self.owners.pop()
+        if tail := element.tail:
+            self.add(tail)
