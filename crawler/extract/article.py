@@ -21,7 +21,7 @@ from urllib.parse import unquote, urlsplit
 import trafilatura
 from lxml import etree
 from lxml import html as lxml_html
-from trafilatura.settings import use_config
+from trafilatura.settings import Extractor, use_config
 
 from crawler.extract import selectors
 from crawler.extract.blocks import Block, page_blocks
@@ -63,6 +63,11 @@ def _trafilatura_config() -> ConfigParser:
 
 
 TRAFILATURA_CONFIG = _trafilatura_config()
+# trafilatura's options, built once: built per call, they read the configuration each time.
+# A content container: every paragraph is the body's (favour recall), repeats included.
+CONTAINER_OPTIONS = Extractor(config=TRAFILATURA_CONFIG, recall=True, comments=False, dedup=False)
+# A page without one: trafilatura's own search for the body.
+PAGE_OPTIONS = Extractor(config=TRAFILATURA_CONFIG, comments=False)
 
 
 @dataclass
@@ -306,9 +311,7 @@ class ArticleParser:
     def paragraphs(self) -> list[str]:
         """The body's paragraphs, whitespace-normalised, from the container (else the page)."""
         if self.container is None:
-            extracted = trafilatura.extract(
-                self.tree, config=TRAFILATURA_CONFIG, include_comments=False, include_tables=True
-            )
+            extracted = trafilatura.extract(self.tree, options=PAGE_OPTIONS)
         else:
             body = copy.deepcopy(self.container)
             content = body.text_content()
@@ -323,14 +326,7 @@ class ArticleParser:
             for heading in body.iter(*selectors.HEADING_TAGS):
                 heading.tag = "p"
             etree.strip_attributes(body, *selectors.LAYOUT_ATTRIBUTES)
-            extracted = trafilatura.extract(
-                body,
-                config=TRAFILATURA_CONFIG,
-                favor_recall=True,
-                include_comments=False,
-                include_tables=True,
-                deduplicate=False,
-            )
+            extracted = trafilatura.extract(body, options=CONTAINER_OPTIONS)
             if not extracted:
                 container_blocks = page_blocks(self.container)
                 extracted = "\n".join(block.text for block in container_blocks.before)
