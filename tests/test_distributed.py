@@ -189,6 +189,12 @@ def records(data_dir: Path) -> list[dict[str, Any]]:
     urls = [line["url"] for line in lines]
     assert len(urls) == len(set(urls)), "a record twice in the feed"
     stripped = [{k: v for k, v in line.items() if k not in CRAWL_TIMES} for line in lines]
+    for line in stripped:
+        if len(line["columns"]) > 1:
+            # Listed in several columns: its source and column are those of the list page the
+            # crawl read first, which the timing of a crawl decides, local or not.
+            line["columns"] = sorted(line["columns"])
+            del line["source"], line["column"]
     return sorted(stripped, key=lambda line: str(line["url"]))
 
 
@@ -206,12 +212,17 @@ def single_machine_feed(
 def test_three_workers_give_the_feed_one_machine_gives_and_never_log_the_password(
     tmp_path: Path, fleet: Fleet, fleet_sources: Path, protected_redis: RedisServer
 ) -> None:
-    expected = single_machine_feed(tmp_path, fleet_sources)
+    # One request at a time per site: an article listed in two columns is then the same
+    # column's in every run (the first that lists it).
+    settings = fast(CONCURRENT_REQUESTS_PER_DOMAIN="1")
+    expected = single_machine_feed(tmp_path, fleet_sources, settings)
     assert {line["url"] for line in expected} == set(fleet.expected_records())
     crew = Workers(tmp_path / "workers", protected_redis.url).start(3)
     try:
         data_dir = tmp_path / "broker"
-        completed = scheduler_once(data_dir, fleet_sources, "--broker", protected_redis.url)
+        completed = scheduler_once(
+            data_dir, fleet_sources, "--broker", protected_redis.url, settings=settings
+        )
     finally:
         crew.stop()
     assert completed.returncode == 0, completed.stderr
@@ -283,6 +294,7 @@ def test_a_redis_restart_mid_run_loses_nothing_and_duplicates_nothing(
     with contextlib.closing(redis_server.client()) as client:
         _busy_worker(client)
     time.sleep(1.5)
+    assert scheduler.process.poll() is None, "the run ended before the restart"
     redis_server.restart(down_seconds=2.0)
     code, stderr = scheduler.wait()
     assert code == 0, stderr
