@@ -7,6 +7,7 @@ default ports, tracking parameters); this module only decides how they combine.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import re
 from urllib.parse import urljoin, urlsplit
@@ -26,8 +27,12 @@ DOCUMENT_EXTENSIONS = frozenset(
 DOWNLOAD_PATH_RE = re.compile(r"/system/_content/download\.jsp|/download\.jsp", re.IGNORECASE)
 NON_HTTP_SCHEMES = ("javascript:", "mailto:", "data:", "tel:", "ftp:", "file:")
 DEFAULT_PORTS = {"http": "80", "https": "443"}
+# A crawl canonicalises a list page's URL each time a walk looks at it (seen, next, validators)
+# and the pager's links on every page: the last this many are remembered (about 1 MB).
+CANONICAL_CACHE_SIZE = 8192
 
 
+@functools.lru_cache(maxsize=CANONICAL_CACHE_SIZE)
 def canonical_url(url: str) -> str:
     """The one spelling of *url* that every variant of it maps to."""
     cleaned = url_query_cleaner(canonicalize_url(url), SESSION_PARAMS, remove=True)
