@@ -37,8 +37,11 @@ class BadLines:
 def encode_line(record: Mapping[str, Any]) -> bytes:
     """One feed line: compact UTF-8 JSON, Chinese as characters, ending in a newline. A lone
     surrogate, which UTF-8 cannot carry, is written as U+FFFD."""
-    text = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
-    return (valid_unicode(text) + "\n").encode("utf-8")
+    text = json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: rare, so looked for only when one is there
+        return valid_unicode(text).encode("utf-8")
 
 
 def cut_torn_tail(path: Path) -> int:
