@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from lxml import etree
 from lxml import html as lxml_html
 
 from crawler.extract.selectors import BLOCK_TAGS, HEADING_TAGS, NON_CONTENT_TAGS
@@ -89,29 +90,34 @@ class _BlockWalker:
         if self.passed_container and len(self.blocks.after) == self.after_limit:
             raise _Enough
 
-    def walk(self, element: lxml_html.HtmlElement) -> None:
-        # One call per element, the checks inlined: this runs for every element of the page
-        # before the content container.
-        if element is self.container:
-            if self.pieces:
-                self.flush()
-            self.passed_container = True
-        elif type(tag := element.tag) is str and (tag := tag.lower()) not in NON_CONTENT_TAGS:
-            is_block = tag in BLOCK_TAGS
-            if is_block:
-                if self.pieces:
-                    self.flush()
-                self.owners.append(element)
-            is_link = tag == "a"
-            self.link_depth += is_link
-            if text := element.text:
-                self.add(text)
-            for child in element:
-                self.walk(child)
-            self.link_depth -= is_link
-            if is_block:
-                if self.pieces:
-                    self.flush()
-                self.owners.pop()
-        if tail := element.tail:
-            self.add(tail)
+    def walk(self, root: lxml_html.HtmlElement) -> None:
+        # lxml's own walk in document order, one event per element start and end (comments and
+        # processing instructions: one event, for their tail): no Python call per element. Tags
+        # are compared as they are: the HTML parser writes them in lower case.
+        events = etree.iterwalk(root, events=("start", "end", "comment", "pi"))
+        for event, element in events:
+            if event == "start":
+                if element is self.container or element.tag in NON_CONTENT_TAGS:
+                    events.skip_subtree()
+                    continue
+                if element.tag in BLOCK_TAGS:
+                    if self.pieces:
+                        self.flush()
+                    self.owners.append(element)
+                self.link_depth += element.tag == "a"
+                if text := element.text:
+                    self.add(text)
+                continue
+            if event == "end":
+                if element is self.container:
+                    if self.pieces:
+                        self.flush()
+                    self.passed_container = True
+                elif element.tag not in NON_CONTENT_TAGS:
+                    self.link_depth -= element.tag == "a"
+                    if element.tag in BLOCK_TAGS:
+                        if self.pieces:
+                            self.flush()
+                        self.owners.pop()
+            if tail := element.tail:
+                self.add(tail)
