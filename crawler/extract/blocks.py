@@ -95,29 +95,33 @@ class _BlockWalker:
         # processing instructions: one event, for their tail): no Python call per element. Tags
         # are compared as they are: the HTML parser writes them in lower case.
         events = etree.iterwalk(root, events=("start", "end", "comment", "pi"))
+        container, owners = self.container, self.owners
         for event, element in events:
             if event == "start":
-                if element is self.container or element.tag in NON_CONTENT_TAGS:
+                tag = element.tag
+                if element is container or tag in NON_CONTENT_TAGS:
                     events.skip_subtree()
                     continue
-                if element.tag in BLOCK_TAGS:
+                if tag in BLOCK_TAGS:
                     if self.pieces:
                         self.flush()
-                    self.owners.append(element)
-                self.link_depth += element.tag == "a"
+                    owners.append(element)
+                elif tag == "a":
+                    self.link_depth += 1
                 if text := element.text:
                     self.add(text)
                 continue
             if event == "end":
-                if element is self.container:
+                tag = element.tag
+                if element is container:
                     if self.pieces:
                         self.flush()
                     self.passed_container = True
-                elif element.tag not in NON_CONTENT_TAGS:
-                    self.link_depth -= element.tag == "a"
-                    if element.tag in BLOCK_TAGS:
-                        if self.pieces:
-                            self.flush()
-                        self.owners.pop()
+                elif tag in BLOCK_TAGS:
+                    if self.pieces:
+                        self.flush()
+                    owners.pop()
+                elif tag == "a":
+                    self.link_depth -= 1
             if tail := element.tail:
                 self.add(tail)
