@@ -23,10 +23,8 @@ DOWNLOAD_DELAY_JITTER = 0
 # site at DOWNLOAD_DELAY rather than Scrapy's 5 s.
 AUTOTHROTTLE_ENABLED = True
 AUTOTHROTTLE_START_DELAY = 1
-# Sites side by side: a request waiting out its site's delay counts against this limit, so
-# Scrapy's 16 keeps all but a few sites idle (100 sites took 1.6 times as long as the busiest
-# one needs). Up to about 1,000 sites each have a request waiting at all times.
-CONCURRENT_REQUESTS = 1000
+# CONCURRENT_REQUESTS, unless set, grows with the sources' hosts (neu_news.size_concurrency):
+# Scrapy's 16 counts requests waiting out their site's delay, and kept all but a few sites idle.
 RETRY_TIMES = 3
 DOWNLOAD_TIMEOUT = 30
 # Each callback yields at most one item; Scrapy's default of 100 starts 100 tasks per output.

@@ -31,6 +31,7 @@ from scrapy.exceptions import (
     DownloadTimeoutError,
 )
 from scrapy.http import HtmlResponse, Response
+from scrapy.settings import Settings
 from scrapy.utils._download_handlers import get_maxsize_msg
 from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.test import get_crawler
@@ -46,7 +47,8 @@ from crawler.extract.record import build_record
 from crawler.extract.urls import article_id, canonical_id, canonical_url
 from crawler.items import FetchedArticle
 from crawler.pipelines import FeedPipeline
-from crawler.spiders.neu_news import NeuNewsSpider
+from crawler.sources import Source
+from crawler.spiders.neu_news import NeuNewsSpider, size_concurrency
 from crawler.store.datadir import Store
 from crawler.store.filing import CrawlStore
 from crawler.store.state import PageValidators
@@ -1207,3 +1209,31 @@ def test_a_list_page_dropped_as_a_duplicate_ends_its_wait(tmp_path: Path) -> Non
             ]
 
     run(scenario)
+
+
+def many_hosts(hosts: int) -> list[Source]:
+    return [
+        Source(f"site{n}", (f"https://site{n}.example.edu.cn/list.htm",), "zh")
+        for n in range(hosts)
+    ]
+
+
+def test_concurrent_requests_unless_set_lets_every_host_have_its_requests_at_once() -> None:
+    settings = Settings({"CONCURRENT_REQUESTS_PER_DOMAIN": 1})
+    sources = [*many_hosts(40), Source("more", ("https://site0.example.edu.cn/other.htm",), "zh")]
+    size_concurrency(settings, sources)
+    # 41 start requests that may wait for robots.txt, and 40 hosts transferring one each.
+    assert settings.getint("CONCURRENT_REQUESTS") == 81
+    settings = Settings({"CONCURRENT_REQUESTS_PER_DOMAIN": 2})
+    size_concurrency(settings, sources)
+    assert settings.getint("CONCURRENT_REQUESTS") == 41 + 80
+
+
+def test_concurrent_requests_set_or_enough_for_the_hosts_is_left_alone() -> None:
+    settings = Settings()
+    settings.set("CONCURRENT_REQUESTS", 24, priority="cmdline")
+    size_concurrency(settings, many_hosts(40))
+    assert settings.getint("CONCURRENT_REQUESTS") == 24
+    settings = Settings({"CONCURRENT_REQUESTS_PER_DOMAIN": 1})
+    size_concurrency(settings, many_hosts(3))
+    assert settings.getint("CONCURRENT_REQUESTS") == 16  # Scrapy's default
