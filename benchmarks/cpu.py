@@ -18,7 +18,6 @@ breakdown.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 import tempfile
@@ -29,6 +28,7 @@ from typing import Any
 from benchmarks import cpu_profile
 from benchmarks.crawls import Measured, bare_argv, crawl_argv, measure
 from benchmarks.replica_host import ReplicaHost
+from benchmarks.replica_options import positive, replica_parser
 from benchmarks.report import Row, format_table
 
 logger = logging.getLogger(__name__)
@@ -163,19 +163,11 @@ def _rows(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.cpu", description=__doc__)
-    parser.add_argument("--seed", type=int, default=0, help="replica seed (default 0)")
+    parser = replica_parser("python -m benchmarks.cpu", __doc__)
     parser.add_argument(
-        "--articles-per-column",
-        type=int,
-        default=715,
-        help="replica size: 7 columns of this many articles (default 715: 5,004 articles)",
+        "--rounds", type=positive, default=3, help="runs per side, the least CPU kept (default 3)"
     )
-    parser.add_argument("--page-size", type=int, default=10, help="articles per list page")
-    parser.add_argument("--rounds", type=int, default=3, help="runs per side; the least CPU kept")
     args = parser.parse_args(argv)
-    if args.rounds < 1 or args.articles_per_column < 1:
-        parser.error("--rounds and --articles-per-column must be at least 1")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="neu-bench-cpu-") as work:
         sources = Path(work) / "sources.toml"

@@ -24,7 +24,6 @@ top entries by own time.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import pstats
 import sys
@@ -36,6 +35,7 @@ from typing import Any
 
 from benchmarks.crawls import crawl_argv, measure
 from benchmarks.replica_host import ReplicaHost
+from benchmarks.replica_options import replica_parser
 
 logger = logging.getLogger(__name__)
 
@@ -188,17 +188,11 @@ def run(host: ReplicaHost, work: Path) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.cpu_profile", description=__doc__)
-    parser.add_argument("--seed", type=int, default=0, help="replica seed (default 0)")
-    parser.add_argument(
-        "--articles-per-column",
-        type=int,
-        default=715,
-        help="replica size: 7 columns of this many articles (default 715: 5,004 articles)",
-    )
-    parser.add_argument("--page-size", type=int, default=10, help="articles per list page")
+    parser = replica_parser("python -m benchmarks.cpu_profile", __doc__)
     parser.add_argument("--keep", type=Path, help="keep the profile and logs in this new folder")
     args = parser.parse_args(argv)
+    if args.keep is not None and args.keep.exists():
+        parser.error(f"--keep {args.keep}: already exists")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="neu-bench-profile-") as temporary:
         work = args.keep or Path(temporary)
