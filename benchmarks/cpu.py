@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +53,7 @@ def run(
         backfills.append(_crawl(host, out, out / "data", "backfill"))
         backfilled = out / "data"
         logger.info("CPU %d/%d: bare spider, the backfill's pages", attempt, rounds)
-        pages = [*fetched_pages(host, backfills[0]), *articles]
+        pages = [*fetched_pages(host.base_urls, backfills[0]), *articles]
         bares.append(_bare(host, pages, work / f"cpu-bare-{attempt}"))
     assert backfilled is not None, "rounds >= 1"
     incrementals: list[Measured] = []
@@ -63,12 +63,12 @@ def run(
         out = work / f"cpu-incremental-{attempt}"
         incrementals.append(_crawl(host, out, backfilled, "incremental"))
         logger.info("CPU %d/%d: bare spider, the incremental run's pages", attempt, rounds)
-        pages = fetched_pages(host, incrementals[0])
+        pages = fetched_pages(host.base_urls, incrementals[0])
         bare_incrementals.append(_bare(host, pages, work / f"cpu-bare-incremental-{attempt}"))
     backfill, bare = min(backfills, key=cpu_seconds), min(bares, key=cpu_seconds)
     incremental = min(incrementals, key=cpu_seconds)
     bare_incremental = min(bare_incrementals, key=cpu_seconds)
-    rows = _rows(backfill, bare, incremental, bare_incremental)
+    rows = section_rows(backfill, bare, incremental, bare_incremental)
     details = {
         "rounds": rounds,
         "backfill_cpu_ms_per_article": [cpu_ms_per_article(m) for m in backfills],
@@ -98,14 +98,15 @@ def bare_cpu_ms_per_article(run: Measured) -> float:
     return 1000 * cpu_seconds(run) / run.requests.count("article")
 
 
-def fetched_pages(host: ReplicaHost, run: Measured) -> list[str]:
+def fetched_pages(base_urls: Mapping[str, str], run: Measured) -> list[str]:
     """The URLs of the pages *run* fetched other than articles and robots.txt (list pages, and
-    any other page): the bare spider asks for robots.txt on its own."""
+    any other page), on the sites at *base_urls* (by name): the bare spider asks for
+    robots.txt on its own."""
     urls = []
     for entry in run.requests.not_article_paths:
         site, slash, path = entry.partition("/")
         if slash and f"/{path}" != ROBOTS_PATH:
-            urls.append(f"{host.base_urls[site]}/{path}")
+            urls.append(f"{base_urls[site]}/{path}")
     return urls
 
 
@@ -123,7 +124,7 @@ def _bare(host: ReplicaHost, urls: list[str], out: Path) -> Measured:
     return measure(host, bare_argv(urls_path, stats_path), stats_path, out / "stderr.log")
 
 
-def _rows(
+def section_rows(
     backfill: Measured, bare: Measured, incremental: Measured, bare_incremental: Measured
 ) -> list[Row]:
     articles = backfill.stat("neu/articles/new")
