@@ -54,7 +54,7 @@ def _measure(server: RedisServer, data_dir: Path, records: int) -> Capacity:
     assert server.process is not None
     pid = server.process.pid
     store = SharedStore(server.url)
-    items = [_record(n) for n in range(records)]
+    items = [sample_record(n) for n in range(records)]
     add_seconds, add_cpu = _timed(pid, lambda: [store.add(item) for item in items])
     ask_seconds, ask_cpu = _timed(pid, lambda: [store.is_known(item["id"]) for item in items])
     store.close()
@@ -77,18 +77,20 @@ def _measure(server: RedisServer, data_dir: Path, records: int) -> Capacity:
 
 def _timed(pid: int, work: Any) -> tuple[float, float]:
     """Wall seconds of *work* and the CPU seconds the Redis process spent meanwhile."""
-    cpu, started = _cpu_seconds(pid), time.perf_counter()
+    cpu, started = redis_cpu_seconds(pid), time.perf_counter()
     work()
-    return time.perf_counter() - started, max(_cpu_seconds(pid) - cpu, 1e-6)
+    return time.perf_counter() - started, max(redis_cpu_seconds(pid) - cpu, 1e-6)
 
 
-def _cpu_seconds(pid: int) -> float:
+def redis_cpu_seconds(pid: int) -> float:
+    """CPU seconds the process *pid* (a Redis server) has spent so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
     # utime and stime: fields 14 and 15 of stat(5), 12 and 13 after the command's ")".
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _record(n: int) -> dict[str, Any]:
+def sample_record(n: int) -> dict[str, Any]:
+    """Crawled record number *n*: a distinct article of about 2 kB, as a crawl files one."""
     url = f"https://news.example.edu.cn/info/1002/{n}.htm"
     return {
         "id": f"{n:016x}", "url": url, "source": "news-ddyw", "site": "news.example.edu.cn",
