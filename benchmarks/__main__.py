@@ -10,10 +10,22 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from benchmarks import RESULTS_PATH, extraction, incremental, oversized, scale, throughput
+from benchmarks import (
+    RESULTS_PATH,
+    extraction,
+    incremental,
+    oversized,
+    scale,
+    simulation,
+    sites,
+    stream_capacity,
+    throughput,
+    workers,
+)
 from benchmarks.crawls import POLITENESS_OFF
 from benchmarks.machine import machine_info
 from benchmarks.replica_host import ReplicaHost
@@ -66,8 +78,22 @@ def measure_all(args: argparse.Namespace, work: Path) -> tuple[list[Row], dict[s
         rows += more_rows
     more_rows, results["oversized"] = oversized.run(work)
     rows += more_rows
+    rows += scale_out(work, results)
     rows.sort(key=lambda row: int(row.measure.partition(".")[0]))
     return rows, results
+
+
+def scale_out(work: Path, results: dict[str, Any]) -> list[Row]:
+    """Sections 9 to 12: many sites on one machine, then broker mode's parts and workers."""
+    rows, results["sites"] = sites.run(work / "sites")
+    capacity = stream_capacity.measure()
+    rows += stream_capacity.rows(capacity)
+    more_rows, results["workers"] = workers.run(work / "workers")
+    rows += more_rows
+    one_worker = results["workers"]["workers"][min(workers.WORKER_COUNTS)]["records_per_s"]
+    rows += simulation.capacity_rows(capacity, one_worker)
+    results["stream_capacity"] = asdict(capacity)
+    return rows
 
 
 def main(argv: Sequence[str] | None = None) -> int:

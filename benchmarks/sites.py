@@ -122,7 +122,7 @@ def rows(results: Sequence[dict[str, Any]]) -> list[Row]:
         ideal_rate = result["expected_requests"] / result["ideal_seconds"]
         out += [
             Row(
-                f"{sites} sites at default politeness: requests/s (backfill)",
+                f"9. {sites} sites at default politeness: requests/s (backfill)",
                 result["requests_per_second"],
                 ideal_rate,
                 "req/s",
@@ -132,7 +132,7 @@ def rows(results: Sequence[dict[str, Any]]) -> list[Row]:
                 f"{result['delay_seconds']:g} s",
             ),
             Row(
-                f"{sites} sites: spider open to close",
+                f"9. {sites} sites: spider open to close",
                 result["elapsed_seconds"],
                 result["ideal_seconds"],
                 "s",
@@ -141,7 +141,7 @@ def rows(results: Sequence[dict[str, Any]]) -> list[Row]:
                 baseline_name="ideal",
             ),
             Row(
-                f"{sites} sites: exact records",
+                f"9. {sites} sites: exact records",
                 result["records"] - result["inexact_count"],
                 result["expected_records"],
                 "records",
@@ -150,7 +150,7 @@ def rows(results: Sequence[dict[str, Any]]) -> list[Row]:
                 baseline_name="ground truth",
             ),
             Row(
-                f"{sites} sites: least gap between two requests to one site",
+                f"9. {sites} sites: least gap between two requests to one site",
                 result["least_gap_seconds"],
                 result["delay_seconds"],
                 "s",

@@ -103,15 +103,15 @@ def sample_record(n: int) -> dict[str, Any]:
 def rows(capacity: Capacity, appendfsync: str = "always") -> list[Row]:
     fsync = f"appendfsync {appendfsync}"
     return [
-        Row(f"feed writer: records appended ({fsync})", capacity.writer_records_per_s, None,
+        Row(f"10. feed writer: records appended ({fsync})", capacity.writer_records_per_s, None,
             "/s", "", None),
-        Row(f"shared state: records filed, one client ({fsync})", capacity.add_records_per_s,
+        Row(f"10. shared state: records filed, one client ({fsync})", capacity.add_records_per_s,
             None, "/s", "", None),
-        Row(f"shared state: records filed per Redis CPU second ({fsync})",
+        Row(f"10. shared state: records filed per Redis CPU second ({fsync})",
             capacity.add_records_per_redis_cpu_s, None, "/s", "", None),
-        Row(f"shared state: is_known, one client ({fsync})", capacity.is_known_per_s, None,
+        Row(f"10. shared state: is_known, one client ({fsync})", capacity.is_known_per_s, None,
             "/s", "", None),
-        Row(f"shared state: is_known per Redis CPU second ({fsync})",
+        Row(f"10. shared state: is_known per Redis CPU second ({fsync})",
             capacity.is_known_per_redis_cpu_s, None, "/s", "", None),
     ]  # fmt: skip
 
