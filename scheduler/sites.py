@@ -12,39 +12,29 @@ from pathlib import Path
 from typing import Any
 
 from crawler.commandline import ConfigError
-from crawler.sources import DEFAULT_SOURCES_FILE, Source
+from crawler.sources import DEFAULT_SOURCES_FILE, Source, host_groups
 from crawler.tomlfile import read_toml
 
 
 @dataclass(frozen=True)
 class Site:
-    """Sources crawled together: *name* is the least of their hosts (unique, as sites share
-    none), and names the site's lease."""
+    """Sources crawled together: *name* is the least of their hosts, as ``host:port`` where
+    a source names a port (unique, as sites share no host name), and names the site's lease."""
 
     name: str
     sources: tuple[str, ...]
 
 
 def group_sites(sources: Sequence[Source]) -> list[Site]:
-    """*sources* as sites, in the order of each site's first source; sources within a site in
-    their order."""
-    groups: list[tuple[set[str], list[str]]] = []
-    for source in sources:
-        hosts = set(source.hosts)
-        merged_hosts, merged_names = hosts, [source.name]
-        kept = []
-        for group_hosts, names in groups:
-            if group_hosts & hosts:
-                merged_hosts = group_hosts | merged_hosts
-                merged_names = [*names, *merged_names]
-            else:
-                kept.append((group_hosts, names))
-        groups = [*kept, (merged_hosts, merged_names)]
-    order = {source.name: index for index, source in enumerate(sources)}
-    sites = [
-        Site(min(hosts), tuple(sorted(names, key=order.__getitem__))) for hosts, names in groups
+    """*sources* as sites: ``host_groups``, which groups by host name whatever the port, as
+    Scrapy's politeness goes; in the order of each site's first source."""
+    return [
+        Site(
+            min(host for source in group for host in source.hosts),
+            tuple(source.name for source in group),
+        )
+        for group in host_groups(sources)
     ]
-    return sorted(sites, key=lambda site: order[site.sources[0]])
 
 
 def source_tables(sources_file: Path | None, names: Iterable[str]) -> list[dict[str, Any]]:

@@ -1,6 +1,5 @@
 """The broker mode's parts on their own: sites from sources, a site's sources file, the lease on
-a real Redis, the merge of the sites' crawls into one, the log that comes back without the
-password."""
+a real Redis, the merge of the sites' crawls into one."""
 
 from __future__ import annotations
 
@@ -16,7 +15,6 @@ from scheduler import broker
 from scheduler.broker import Lease, lease_holder
 from scheduler.dispatch import Tracked, merge_results, merge_stats
 from scheduler.sites import Site, group_sites, source_tables, sources_toml
-from scheduler.worker import log_tail
 from tests.redis_server import RedisServer
 
 SOURCES = """
@@ -52,6 +50,26 @@ def test_sources_with_a_host_in_common_are_one_site(tmp_path: Path) -> None:
     sites = group_sites(load_sources(path))
     # c shares one.example with a, and three.example with d: one site of three sources.
     assert sites == [Site("one.example", ("a", "c", "d")), Site("two.example", ("b",))]
+
+
+def test_sources_on_one_host_at_two_ports_are_one_site(tmp_path: Path) -> None:
+    path = tmp_path / "sources.toml"
+    path.write_text(
+        "".join(
+            f'[[sources]]\nname = "{name}"\nstart_urls = ["{url}"]\nlanguage = "zh"\n\n'
+            for name, url in [
+                ("news", "http://127.0.0.1:8081/news.htm"),
+                ("other", "http://127.0.0.2:8081/other.htm"),
+                ("events", "http://127.0.0.1:8082/events.htm"),
+            ]
+        ),
+        encoding="utf-8",
+    )
+    # Scrapy's politeness slot is the host name's: one lease, one crawl at a time of both.
+    assert group_sites(load_sources(path)) == [
+        Site("127.0.0.1:8081", ("news", "events")),
+        Site("127.0.0.2:8081", ("other",)),
+    ]
 
 
 def test_a_sites_sources_file_reads_back_as_the_same_sources(tmp_path: Path) -> None:
@@ -172,12 +190,3 @@ def test_a_lapsed_lease_nobody_took_is_taken_again_on_renewal(
     assert lease_holder(client, "h1") is None
     assert lease.renew()
     assert lease_holder(client, "h1") == "job-1"
-
-
-def test_the_crawl_log_comes_back_without_the_brokers_password(tmp_path: Path) -> None:
-    url = "redis://:s3cret-pw@127.0.0.1:6390/0"
-    log = tmp_path / "log"
-    log.write_text(f"INFO Overridden settings:\n{{'NEU_STATE_URL': '{url}'}}\n")
-    tail = log_tail(log, url)
-    assert "s3cret-pw" not in tail
-    assert "127.0.0.1:6390" in tail
