@@ -3,6 +3,8 @@
 Any of them can be overridden on the command line, e.g. ``-s DOWNLOAD_DELAY=0``.
 """
 
+import os
+
 from crawler import branding
 
 BOT_NAME = "neu_news"
@@ -87,8 +89,10 @@ NEU_MAX_PAGE_TAGS = 50_000
 NEU_DATA_DIR = "data"
 # redis://[:PASSWORD@]HOST:PORT/DB: known articles, walks and validators live in that Redis and
 # records go to its feed stream (a worker's crawl, see scheduler.worker); NEU_DATA_DIR is then
-# not used. Empty: the data directory.
-NEU_STATE_URL = ""
+# not used. Empty: the data directory. Taken from the environment variable of that name, which
+# is how a URL with a password should be given (NEU_STATE_URL=... scrapy crawl neu_news): a
+# process's environment is its user's to read, its argv (-s) everyone's, in ps.
+NEU_STATE_URL = os.environ.get("NEU_STATE_URL", "")
 # Feed lines are fsynced and the state committed every this many new lines (and at the end).
 NEU_FEED_BATCH_SIZE = 20
 # Known articles are fetched again (conditionally) to catch edits at these ages of their

@@ -32,6 +32,8 @@ MANAGED_SETTINGS = {
     "LOG_FILE": "nothing (each run logs to <data-dir>/logs/<run-id>.log)",
 }
 POLL_SECONDS = 0.2
+# The crawl's NEU_STATE_URL comes from its environment (crawler.settings).
+STATE_URL_ENV = "NEU_STATE_URL"
 
 
 @dataclass(frozen=True)
@@ -84,15 +86,27 @@ def scrapy_command(settings: Sequence[str], sources: Sequence[str]) -> list[str]
     return [*command, "-a", f"sources={','.join(sources)}"]
 
 
-def crawl_env() -> dict[str, str]:
-    """The environment of a crawl: ours, with the project's settings whatever the cwd."""
-    return {**os.environ, "SCRAPY_SETTINGS_MODULE": SETTINGS_MODULE}
+def crawl_env(state_url: str | None = None) -> dict[str, str]:
+    """The environment of a crawl: ours, with the project's settings whatever the cwd, and
+    ``NEU_STATE_URL`` (crawler.settings) *state_url* or none: never in the argv, which every
+    user sees in ps, as the password it may hold must not be seen."""
+    env = {**os.environ, "SCRAPY_SETTINGS_MODULE": SETTINGS_MODULE}
+    env.pop(STATE_URL_ENV, None)
+    if state_url:
+        env[STATE_URL_ENV] = state_url
+    return env
 
 
 def run_child(
-    command: list[str], log_file: Path, timeout: float, grace: float, stop: threading.Event
+    command: list[str],
+    log_file: Path,
+    timeout: float,
+    grace: float,
+    stop: threading.Event,
+    state_url: str | None = None,
 ) -> ChildExit:
-    """Run *command* to its end, its output appended to *log_file*.
+    """Run *command* to its end, its output appended to *log_file*, with the state at
+    *state_url* (``crawl_env``).
 
     SIGTERM when *stop* is set or after *timeout* seconds (Scrapy then closes the spider and
     writes its stats), SIGKILL *grace* seconds later if it is still running. ``DataDirError``,
@@ -105,7 +119,7 @@ def run_child(
         # that starts it waits for it: the tether's death signal follows this thread's end.
         process = subprocess.Popen(
             command,
-            env=crawl_env(),
+            env=crawl_env(state_url),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,

@@ -3,8 +3,9 @@
 A job carries everything its crawl needs (the site's sources as a TOML text, the settings, the
 timeout): the worker shares no disk with the scheduler. It takes the site's lease, runs
 ``scrapy crawl neu_news`` as a supervised child (scheduler.crawl) with its state and its records
-in the broker (``NEU_STATE_URL``, no data directory), renews the lease while the crawl runs, and
-returns the crawl's stats, exit code and log as the job's result.
+in the broker (``NEU_STATE_URL`` in its environment, where the password stays out of ps; no data
+directory), renews the lease while the crawl runs, and returns the crawl's stats, exit code and
+log as the job's result.
 
 RQ's ``SimpleWorker`` runs the job in the worker process itself: the crawl is tethered to it,
 so a worker killed -9 takes its crawl along, and its lease lapses for another to take over.
@@ -156,7 +157,6 @@ def _crawl(payload: dict[str, Any], temp: Path, url: str, stop: threading.Event)
     sources_file, stats_file, log_file = temp / "sources.toml", temp / "stats.json", temp / "log"
     sources_file.write_text(payload["sources_toml"], encoding="utf-8")
     managed = [
-        f"NEU_STATE_URL={url}",
         "NEU_DATA_DIR=",
         f"NEU_SOURCES_FILE={sources_file}",
         f"NEU_STATS_FILE={stats_file}",
@@ -165,20 +165,20 @@ def _crawl(payload: dict[str, Any], temp: Path, url: str, stop: threading.Event)
     command = scrapy_command((*managed, *payload["settings"]), payload["sources"])
     timeout, grace = float(payload["timeout"]), float(payload["grace"])
     logger.info("Crawling site %s: %d sources", payload["site"], len(payload["sources"]))
-    child = run_child(command, log_file, timeout, grace, stop)
+    child = run_child(command, log_file, timeout, grace, stop, state_url=url)
     return {
         "exit_code": child.exit_code,
         "timed_out": child.timed_out,
         "stopped": child.stopped,
         "error": child_error(child, log_file, timeout),
         "stats": read_stats(stats_file),
-        "log": log_tail(log_file, url),
+        "log": log_tail(log_file),
     }
 
 
-def log_tail(path: Path, url: str) -> str:
-    """The last LOG_TAIL_BYTES of the crawl's log, the broker's URL in it redacted (Scrapy logs
-    the settings it was given)."""
+def log_tail(path: Path) -> str:
+    """The last LOG_TAIL_BYTES of the crawl's log (which names the broker's URL redacted only:
+    it is not in the crawl's argv, and Scrapy's list of overridden settings leaves ours out)."""
     try:
         with path.open("rb") as log:
             size = log.seek(0, os.SEEK_END)
@@ -187,7 +187,7 @@ def log_tail(path: Path, url: str) -> str:
     except OSError:
         return ""
     cut = f"[… first {size - LOG_TAIL_BYTES} bytes cut]\n" if size > LOG_TAIL_BYTES else ""
-    return cut + text.replace(url, redact(url))
+    return cut + text
 
 
 class LeaseKeeper(threading.Thread):
