@@ -21,6 +21,12 @@ list it, so a group's articles are fetched as soon as its own list pages are rea
 sites' lists are still being walked: many sites side by side each take about as long as they
 would alone.
 
+An article listed in several columns is one record whatever order its list pages arrive in:
+its source and column are those of the walk whose source comes first in the sources file (then
+the walk whose first page's URL sorts first, for walks of one source, such as the columns a home
+page links), and its columns follow the same order. A known article keeps the columns it is known
+in, those it is newly listed in appended in that order.
+
 A labelled column whose first list page is gone (404, 410, no article links) is looked for by
 its label on the site's home page, once a run: the page found is walked in its place, and once
 it lists articles, remembered, so that the next runs start there.
@@ -31,7 +37,7 @@ from __future__ import annotations
 import enum
 import logging
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -41,9 +47,9 @@ from crawler.extract.listing import ListedArticle, ListPage, numbered_pages
 from crawler.extract.selectors import MIN_DISCOVERED_LIST_LINKS
 from crawler.extract.urls import canonical_url
 from crawler.outcome import CRAWL_STOPPED
-from crawler.sources import Source
+from crawler.sources import Source, host_groups
 from crawler.store.datadir import Recheck, Validators, conditional_headers
-from crawler.store.state import PageValidators
+from crawler.store.state import PageValidators, merge_columns
 
 logger = logging.getLogger(__name__)
 
@@ -102,7 +108,8 @@ class Walk:
 
 @dataclass(frozen=True)
 class Fetch:
-    """An article to fetch in the article phase, and the walk that listed it."""
+    """An article to fetch in the article phase, and the walk that listed it (of several, the
+    one whose record it is: see :meth:`Walks.take_pending`)."""
 
     article: ListedArticle
     walk: Walk
@@ -135,7 +142,7 @@ class Walks:
         max_links_per_page: int,
         max_articles: int,
         max_url_length: int,
-        groups: Mapping[str, int] | None = None,
+        sources: Sequence[Source],
     ) -> None:
         self.state = state
         self.count = count
@@ -146,14 +153,25 @@ class Walks:
         self.max_articles = max_articles  # new articles queued in the run
         self.max_url_length = max_url_length
         self.walks: list[Walk] = []
-        # id -> labels of the columns listing it, in the order they were seen.
-        self.columns_of: dict[str, list[str]] = {}
-        # Source name -> its group (see crawler.sources.host_groups); None: all sources are
-        # one group.
-        self.groups = groups
-        # Group -> its articles held back until every list page of the group is read, so
-        # that their columns are all known.
-        self.waiting: dict[int, list[Fetch]] = {}
+        # Article id -> the walks that listed it in this run, each once.
+        self.listed_by: dict[str, list[Walk]] = {}
+        # Article id -> the columns a re-checked article is known in, in their stored order.
+        self.known_columns: dict[str, list[str]] = {}
+        # Source name -> its place in the sources file, which orders the walks listing one
+        # article (the order they are read in is timing).
+        self.places = {source.name: place for place, source in enumerate(sources)}
+        # Source name -> its group (see crawler.sources.host_groups).
+        self.groups = {
+            source.name: index
+            for index, group in enumerate(host_groups(sources))
+            for source in group
+        }
+        # Group -> its new articles held back until every list page of the group is read, so
+        # that the walks listing them are all known.
+        self.waiting: dict[int, list[ListedArticle]] = {}
+        # Group -> the known articles its walks listed under a column, filed under their new
+        # columns once the group's list pages are all read, in the walks' order.
+        self.known_listed: dict[int, set[str]] = {}
         # Group -> its list phase's requests (list pages, home pages and the pages they link)
         # asked for and not yet done.
         self.unread: Counter[int] = Counter()
@@ -386,13 +404,29 @@ class Walks:
         """Known articles fetched again in this run: their records keep the columns they are
         known in."""
         for recheck in rechecks:
-            self.columns_of[recheck.id] = list(recheck.columns)
+            self.known_columns[recheck.id] = list(recheck.columns)
 
     def columns(self, article_id: str) -> list[str]:
-        return self.columns_of.get(article_id, [])
+        """The columns of an article's record: those it is known in, then those of the walks
+        that listed it in this run, in their order (see :meth:`_place`)."""
+        return merge_columns(self.known_columns.get(article_id, []), self._listed_in(article_id))
+
+    def _listed_in(self, article_id: str) -> list[str]:
+        """The columns of the walks that listed an article in this run, in their order."""
+        listers = sorted(self.listed_by.get(article_id, []), key=self._place)
+        return list(dict.fromkeys(walk.column for walk in listers if walk.column))
+
+    def _place(self, walk: Walk) -> tuple[int, str]:
+        """Where *walk* stands among the walks listing one article: by its source's place in
+        the sources file, then by its first page's URL."""
+        return self.places[walk.source.name], walk.key
+
+    def _fetch(self, article: ListedArticle) -> Fetch:
+        """The fetch of a new *article*, for the first of the walks that listed it."""
+        return Fetch(article, min(self.listed_by[article.id], key=self._place))
 
     def group(self, source: Source) -> int:
-        return 0 if self.groups is None else self.groups[source.name]
+        return self.groups[source.name]
 
     def reading(self, source: Source) -> None:
         """A request of *source*'s list phase (a list page, a home page or a page it links)
@@ -412,17 +446,24 @@ class Walks:
     @property
     def pending(self) -> list[Fetch]:
         """The articles queued and not handed out yet, group by group, each in listed order."""
-        return [fetch for fetches in self.waiting.values() for fetch in fetches]
+        return [self._fetch(article) for articles in self.waiting.values() for article in articles]
 
     def take_pending(self, group: int | None = None) -> list[Fetch]:
-        """The articles the list pages queued (of one *group*, or all), once, marking their
-        walks unfinished first: a kill from here on makes the next run walk them in full
+        """The articles the list pages queued (of one *group*, or all), once, each for the
+        first of the walks that listed it (see :meth:`_place`), the others' listings counted;
+        the known articles they listed filed under their new columns; the walks fetched for
+        marked unfinished first: a kill from here on makes the next run walk them in full
         again."""
-        if group is None:
-            pending = self.pending
-            self.waiting.clear()
-        else:
-            pending = self.waiting.pop(group, [])
+        groups = [*self.waiting, *self.known_listed] if group is None else [group]
+        pending = [
+            self._fetch(article) for each in groups for article in self.waiting.pop(each, [])
+        ]
+        for fetch in pending:
+            for walk in self.listed_by[fetch.article.id]:
+                if walk is not fetch.walk:
+                    self.count(walk.source.name, stats.skipped("listed_again"), 1)
+        for article_id in {known for each in groups for known in self.known_listed.pop(each, ())}:
+            self.state.add_columns(article_id, self._listed_in(article_id))
         for walk in {id(fetch.walk): fetch.walk for fetch in pending}.values():
             self.state.set_walk_complete(walk.key, False)
         self.state.flush()
@@ -448,24 +489,27 @@ class Walks:
             self.count(name, stats.skipped("url_too_long"), 1)
             return
         # Seen by id, not by its columns: a walk without a label adds none.
-        first_sight = listed.id not in self.columns_of
+        first_sight = listed.id not in self.listed_by
         known = self.state.is_known(listed.id)
         if first_sight and not known and self.queued >= self.max_articles:
-            # Before its columns are recorded: past the limit, links cost nothing that lasts.
+            # Before its walks are recorded: past the limit, links cost nothing that lasts.
             self._leave_for_next_run(walk)
             return
-        columns = self.columns_of.setdefault(listed.id, [])
-        if walk.column and walk.column not in columns:
-            columns.append(walk.column)
+        listers = self.listed_by.setdefault(listed.id, [])
+        listed_before = any(each is walk for each in listers)
+        if not listed_before:
+            listers.append(walk)
         if known:
             if walk.column:
-                self.state.add_columns(listed.id, [walk.column])
+                self.known_listed.setdefault(self.group(walk.source), set()).add(listed.id)
             self.count(name, stats.skipped("known"), 1)
-        elif not first_sight:
+        elif listed_before:
+            # The same walk again (a pinned article on every page): another walk's listing
+            # is counted once the article is handed out, against the walk not fetched for.
             self.count(name, stats.skipped("listed_again"), 1)
-        else:
+        elif first_sight:
             self.queued += 1
-            self.waiting.setdefault(self.group(walk.source), []).append(Fetch(listed, walk))
+            self.waiting.setdefault(self.group(walk.source), []).append(listed)
 
     def _leave_for_next_run(self, walk: Walk) -> None:
         """A new article past the run's article limit: counted, and its walk left unfinished,

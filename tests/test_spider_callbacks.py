@@ -1171,6 +1171,32 @@ def test_sources_of_one_host_fetch_their_articles_once_all_their_list_pages_are_
     run(scenario)
 
 
+def test_an_article_in_two_columns_is_the_record_of_the_first_source_in_the_file(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "sources.toml").write_text(ONE_HOST_TOML, encoding="utf-8")
+
+    async def scenario() -> None:
+        async with open_crawl(tmp_path, "backfill", NEU_EXTRACT_PROCESSES=0) as crawl:
+            # 媒体东大, second in the file, is read first.
+            mtdd_page = list_html(hrefs=[ARTICLE_URL], title=MTDD_COLUMN)
+            await crawl.read_list(crawl.start_request(MTDD), mtdd_page)
+            await crawl.read_list(crawl.start_request(DDYW), list_html(hrefs=[ARTICLE_URL]))
+            [request] = crawl.scheduled()
+            assert request.cb_kwargs["source"].name == DDYW_SOURCE
+            await crawl.scrape(html_response(request, golden_page(ARTICLE)), request)
+            assert crawl.stat(stats.NEW, DDYW_SOURCE) == 1
+            assert crawl.stat(stats.skipped("listed_again"), "neunews-mtdd") == 1
+
+    run(scenario)
+    [line] = read_feed(tmp_path / "data")
+    assert (line["source"], line["column"], line["columns"]) == (
+        DDYW_SOURCE,
+        COLUMN,
+        [COLUMN, MTDD_COLUMN],
+    )
+
+
 def test_a_failed_list_page_ends_its_sites_wait_too(tmp_path: Path) -> None:
     (tmp_path / "sources.toml").write_text(ONE_HOST_TOML, encoding="utf-8")
 

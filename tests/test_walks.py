@@ -7,6 +7,7 @@ Pure unit tests: no Scrapy, no data directory. List pages are built as ``ListPag
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pytest
@@ -117,6 +118,7 @@ def make_walks(
     max_links_per_page: int = 1000,
     max_articles: int = 100_000,
     max_url_length: int = 2083,
+    sources: Sequence[Source] = (SOURCE, OTHER),
 ) -> Walks:
     return Walks(
         state,
@@ -127,6 +129,7 @@ def make_walks(
         max_links_per_page=max_links_per_page,
         max_articles=max_articles,
         max_url_length=max_url_length,
+        sources=sources,
     )
 
 
@@ -346,6 +349,8 @@ def test_known_article_is_not_fetched_but_is_filed_under_the_column() -> None:
     walks = make_walks(state, counts, backfill=True)
     walks.read(walks.start(FIRST, SOURCE, COLUMN), list_page([6, 5]), FIRST)
     assert [fetch.article for fetch in walks.pending] == [listed(6)]
+    assert state.columns == {}  # filed once its group's list pages are all read
+    walks.take_pending()
     assert state.columns == {listed(5).id: [COLUMN]}
 
 
@@ -356,12 +361,63 @@ def test_article_listed_in_two_columns_is_fetched_once_and_names_both() -> None:
     second = walks.start(OTHER.start_urls[0], OTHER, "媒体东大")
     walks.read(first, list_page([7, 6]), FIRST)
     walks.read(second, list_page([6]), OTHER.start_urls[0])
-    assert [(fetch.article, fetch.walk) for fetch in walks.pending] == [
+    assert [(fetch.article, fetch.walk) for fetch in walks.take_pending()] == [
         (listed(7), first),
         (listed(6), first),
     ]
     assert walks.columns(listed(6).id) == [COLUMN, "媒体东大"]
     assert counts[(OTHER.name, stats.skipped("listed_again"))] == 1
+
+
+MTDD_COLUMN = "媒体东大"
+
+
+def test_an_article_in_two_columns_is_the_first_sources_whatever_column_is_read_first() -> None:
+    counts = Counts()
+    walks = make_walks(DictState(), counts, backfill=True)  # SOURCE before OTHER in the file
+    ddyw = walks.start(FIRST, SOURCE, COLUMN)
+    mtdd = walks.start(OTHER.start_urls[0], OTHER, MTDD_COLUMN)
+    walks.read(mtdd, list_page([6, 5], title=MTDD_COLUMN), mtdd.url)
+    walks.read(ddyw, list_page([7, 6]), FIRST)
+    assert [(fetch.article, fetch.walk) for fetch in walks.take_pending()] == [
+        (listed(6), ddyw),
+        (listed(5), mtdd),
+        (listed(7), ddyw),
+    ]
+    assert walks.columns(listed(6).id) == [COLUMN, MTDD_COLUMN]
+    # The listing dropped is the one of the walk not fetched for.
+    assert counts[(OTHER.name, stats.skipped("listed_again"))] == 1
+    assert counts[(SOURCE.name, stats.skipped("listed_again"))] == 0
+
+
+def test_columns_of_one_source_are_ordered_by_their_first_pages_url() -> None:
+    walks = make_walks(DictState(), Counts(), backfill=True)
+    later = walks.start(f"{BASE}/xsky.htm", SOURCE, "学术科研")
+    earlier = walks.start(f"{BASE}/dxwh.htm", SOURCE, "大学文化")
+    walks.read(later, list_page([3]), later.url)
+    walks.read(earlier, list_page([3]), earlier.url)
+    [fetch] = walks.take_pending()
+    assert fetch.walk is earlier
+    assert walks.columns(listed(3).id) == ["大学文化", "学术科研"]
+
+
+def test_known_articles_newly_listed_in_two_columns_append_them_in_the_sources_order() -> None:
+    old = ["旧栏目"]
+    state = DictState(known={listed(4).id, listed(3).id})
+    state.columns = {listed(4).id: list(old), listed(3).id: list(old)}
+    walks = make_walks(state, Counts(), backfill=True)
+    walks.recheck([Recheck(listed(3).id, listed(3).url, OTHER.name, old, {}, 0, 0)])
+    ddyw = walks.start(FIRST, SOURCE, COLUMN)
+    mtdd = walks.start(OTHER.start_urls[0], OTHER, MTDD_COLUMN)
+    walks.read(mtdd, list_page([4, 3], title=MTDD_COLUMN), mtdd.url)
+    walks.read(ddyw, list_page([4, 3]), FIRST)
+    assert walks.take_pending() == []
+    assert state.columns == {
+        listed(4).id: [*old, COLUMN, MTDD_COLUMN],
+        listed(3).id: [*old, COLUMN, MTDD_COLUMN],
+    }
+    # A re-checked one's record: its stored columns, then this run's in the same order.
+    assert walks.columns(listed(3).id) == [*old, COLUMN, MTDD_COLUMN]
 
 
 def test_walk_without_a_column_label_takes_the_page_title() -> None:
@@ -754,7 +810,7 @@ def test_new_articles_past_the_run_cap_are_counted_and_left_for_the_next_run() -
     assert counts[(OTHER.name, stats.ARTICLE_LIMIT)] == 2
     assert counts[(SOURCE.name, stats.ARTICLE_LIMIT)] == 0
     # Links past the limit are not remembered: a million of them cost nothing that lasts.
-    assert walks.columns(listed(14).id) == [] and listed(14).id not in walks.columns_of
+    assert walks.columns(listed(14).id) == [] and listed(14).id not in walks.listed_by
     walks.take_pending()
     walks.finish()
     assert state.complete == {walk.key: True, other.key: False}
@@ -792,17 +848,7 @@ def test_host_groups_join_sources_whose_hosts_overlap_by_name_whatever_the_port(
 def test_a_groups_articles_are_handed_out_once_its_last_list_request_is_done() -> None:
     state, counts = DictState(), Counts()
     other_site = source("english", "https://english.neu.edu.cn/focus.htm")
-    walks = Walks(
-        state,
-        counts,
-        backfill=True,
-        lookback_pages=0,
-        max_list_pages=1000,
-        max_links_per_page=1000,
-        max_articles=100,
-        max_url_length=2083,
-        groups={SOURCE.name: 0, OTHER.name: 0, other_site.name: 1},
-    )
+    walks = make_walks(state, counts, backfill=True, sources=(SOURCE, OTHER, other_site))
     ddyw, mtdd = walks.start(FIRST, SOURCE, COLUMN), walks.start(OTHER.start_urls[0], OTHER, None)
     english = walks.start(other_site.start_urls[0], other_site, None)
     for each in (SOURCE, OTHER, other_site):

@@ -37,7 +37,7 @@ from crawler.items import FetchedArticle
 from crawler.outcome import FINISHED
 from crawler.pipelines import FeedPipeline
 from crawler.rechecks import Schedule
-from crawler.sources import Source, host_groups
+from crawler.sources import Source
 from crawler.store.datadir import Recheck
 from crawler.store.filing import CrawlStore
 from crawler.walks import Fetch, Walk, Walks, is_column, source_of
@@ -56,8 +56,9 @@ class NeuNewsSpider(scrapy.Spider):
     every list page of the group first, then the articles they listed.
 
     Only when the group's lists are all read is an article's set of columns known, so an
-    article listed in two columns becomes one record naming both, whatever order the pages
-    arrive in. Groups do not wait for each other: many sites crawl side by side.
+    article listed in two columns becomes one record naming both, the source and column of its
+    record and the order of its columns by the sources file, whatever order the pages arrive
+    in. Groups do not wait for each other: many sites crawl side by side.
     """
 
     name = "neu_news"
@@ -79,7 +80,6 @@ class NeuNewsSpider(scrapy.Spider):
         self.sources: list[Source] = []
         self.mode = "incremental"
         self.hosts: frozenset[str] = frozenset()
-        self.groups: dict[str, int] = {}
         self.schedule = Schedule((), 0)
         self.recheck_all = False
         # Known articles to fetch again (conditionally) to catch edits, sent with the articles.
@@ -99,11 +99,6 @@ class NeuNewsSpider(scrapy.Spider):
         spider.schedule = config.rechecks
         spider.recheck_all = config.recheck_all
         spider.hosts = frozenset().union(*(source.hosts for source in config.sources))
-        spider.groups = {
-            source.name: index
-            for index, group in enumerate(host_groups(config.sources))
-            for source in group
-        }
         size_concurrency(crawler.settings, config.sources)
         spider.extractor = ArticleExtractor.from_crawler(crawler)
         spider.max_page_tags = crawler.settings.getint("NEU_MAX_PAGE_TAGS")
@@ -132,7 +127,7 @@ class NeuNewsSpider(scrapy.Spider):
             # is done, or at the idle signal), past the spider middlewares, so
             # UrlLengthMiddleware never sees them.
             max_url_length=settings.getint("URLLENGTH_LIMIT"),
-            groups=self.groups,
+            sources=self.sources,
         )
         names = ", ".join(source.name for source in self.sources)
         logger.info("Crawling %d sources in %s mode: %s", len(self.sources), self.mode, names)
