@@ -46,6 +46,7 @@ from tests.test_spider_callbacks import (
     NEWS,
     SOURCES_TOML,
     Crawl,
+    article_url,
     html_response,
     list_html,
     open_crawl,
@@ -178,6 +179,10 @@ def test_gone_later_page_or_discovered_column_is_not_looked_for(tmp_path: Path) 
             await crawl.read_list(first, list_html([5, 4], next_href="/ddyw/2.htm"))
             [page_2] = crawl.scheduled()
             await crawl.scrape(html_response(page_2, b"", status=404), page_2)
+            # The site has no list page left: its articles go, and no home page for the label.
+            sent = crawl.scheduled()
+            assert sorted(request.url for request in sent) == [article_url(4), article_url(5)]
+            assert {request.callback for request in sent} == {crawl.spider.parse_article_page}
             source = crawl.start_request(ENGLISH_HOME).cb_kwargs["source"]
             url = "https://english.neu.edu.cn/news.htm"
             gone = Request(
@@ -189,6 +194,7 @@ def test_gone_later_page_or_discovered_column_is_not_looked_for(tmp_path: Path) 
             await crawl.scrape(html_response(gone, b"", status=404), gone)
             assert crawl.scheduled() == []
             assert crawl.stat(stats.failed("http_404")) == 2
+            assert [walk.search for walk in crawl.spider.walks.walks] == [Search.NONE] * 2
 
     run(scenario)
 
