@@ -16,6 +16,7 @@ from crawler.rechecks import RECHECK_ALL, Schedule
 from crawler.sources import Source, SourcesError, load_sources, select_sources
 from crawler.store.datadir import check_data_dir
 from crawler.store.locks import DataDirError
+from crawler.store.shared import StateServerError, check_reachable
 
 MODES = ("incremental", "backfill")
 # Units of the re-check steps (NEU_RECHECK_AFTER), in seconds.
@@ -41,7 +42,7 @@ SETTINGS: dict[str, NumberSetting | None] = {
     "NEU_CONTACT": None,
     "NEU_SOURCES_FILE": None,
     "NEU_DATA_DIR": None,
-    # A redis:// URL: checked by the Redis state that uses it.
+    # A redis:// URL: checked by check_crawl_config (crawler.store.shared).
     "NEU_STATE_URL": None,
     "NEU_STATS_FILE": None,
     "NEU_RETRY_BACKOFF_BASE": NumberSetting(integer=False, minimum=0),
@@ -178,6 +179,14 @@ def check_crawl_config(settings: Any, spider_args: Mapping[str, str]) -> None:
         settings, spider_args.get("mode"), spider_args.get("sources"), spider_args.get("recheck")
     )
     crawl_user_agent(settings)
+    state_url = settings.get("NEU_STATE_URL")
+    if state_url:
+        # The state and the feed are that server's: NEU_DATA_DIR is not used, nor locked.
+        try:
+            check_reachable(state_url)
+        except StateServerError as exc:
+            raise ConfigError(f"setting NEU_STATE_URL: {exc}") from None
+        return
     data_dir = settings.get("NEU_DATA_DIR")
     if data_dir:
         try:

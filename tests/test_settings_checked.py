@@ -1,9 +1,12 @@
 """Settings are checked (issue 11, item 17): a bad NEU_* setting is one line and exit 2 before
-anything starts, every NEU_* setting is checked in one place (``crawler.config``), and Scrapy's
-Telnet console is off unless asked for."""
+anything starts, every NEU_* setting is checked in one place (``crawler.config``), a bad or
+unreachable NEU_STATE_URL too (its password never shown; the data directory then left alone),
+and Scrapy's Telnet console is off unless asked for."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,8 +17,11 @@ from scrapy.settings import Settings
 from crawler import settings as project_settings
 from crawler.commandline import CONFIG_ERROR_EXIT, ConfigError
 from crawler.config import SETTINGS, check_settings, recheck_steps
-from replica import ReplicaServer
-from tests.conftest import FAST_SETTINGS, PROJECT_ROOT, crawl_command
+from crawler.store.datadir import LOCK_FILE, crawl_lock
+from crawler.store.shared import FEED_STREAM
+from replica import Replica, ReplicaServer
+from tests.conftest import FAST_SETTINGS, PROJECT_ROOT, crawl_command, run_crawl
+from tests.redis_server import RedisServer, free_port
 
 PROJECT_NEU_SETTINGS = {name for name in dir(project_settings) if name.startswith("NEU_")}
 TELNET_LISTENING = "Telnet console listening"
@@ -168,3 +174,57 @@ def test_telnet_console_is_off_unless_asked_for(
     assert TELNET_LISTENING not in log
     asked = run_small_crawl(tmp_path / "asked", sources_file, "TELNETCONSOLE_ENABLED=True")
     assert TELNET_LISTENING in asked
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("redis://u:s3cret@127.0.0.1:{port}/0", "cannot be reached"),
+        ("http://u:s3cret@127.0.0.1:{port}/0", "must start with redis://"),
+    ],
+)
+@pytest.mark.parametrize("given_by", ["-s", "environment"])
+def test_a_bad_or_unreachable_state_url_is_one_line_and_exit_2_at_once(
+    tmp_path: Path, url: str, message: str, given_by: str
+) -> None:
+    url = url.format(port=free_port())
+    data, sources = tmp_path / "data", tmp_path / "sources.toml"
+    sources.write_text(LOCAL_SOURCE, encoding="utf-8")
+    command = [sys.executable, "-m", "scrapy", "crawl", "neu_news"]
+    command += ["-s", f"NEU_DATA_DIR={data}", "-s", f"NEU_SOURCES_FILE={sources}"]
+    env = dict(os.environ)
+    if given_by == "-s":
+        command += ["-s", f"NEU_STATE_URL={url}"]
+    else:
+        env["NEU_STATE_URL"] = url
+    # Well before the ~31 s a client rides out a lost server for: no retrying at the start.
+    completed = subprocess.run(
+        command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=20, check=False
+    )
+    assert completed.returncode == CONFIG_ERROR_EXIT
+    assert completed.stderr.startswith("error: setting NEU_STATE_URL: "), completed.stderr
+    assert completed.stderr.count("\n") == 1, completed.stderr
+    assert message in completed.stderr and "u:***@127.0.0.1" in completed.stderr
+    assert "s3cret" not in completed.stderr + completed.stdout
+    assert not data.exists()  # not used with a state URL, so not even created
+
+
+def test_a_crawl_on_a_state_url_leaves_the_data_directory_alone(
+    tmp_path: Path,
+    replica: Replica,
+    server: ReplicaServer,
+    sources_file: Path,
+    redis_server: RedisServer,
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    # Locked by another crawl: a crawl that used or checked it would stop at it.
+    lock = crawl_lock(data)
+    try:
+        result = run_crawl(sources_file, data, tmp_path / "out", NEU_STATE_URL=redis_server.url)
+    finally:
+        os.close(lock)
+    assert result.returncode == 0, result.stderr
+    assert sorted(data.iterdir()) == [data / LOCK_FILE]
+    with contextlib.closing(redis_server.client()) as client:
+        assert client.xlen(FEED_STREAM) == len(replica.expected_records(server))
