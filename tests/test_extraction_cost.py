@@ -12,11 +12,13 @@ import pytest
 import trafilatura
 from lxml import etree
 from lxml import html as lxml_html
+from scrapy import signals
+from scrapy.utils.test import get_crawler
 from trafilatura.settings import Extractor
 
 from crawler.extract.article import CONTAINER_OPTIONS, PAGE_OPTIONS, TRAFILATURA_CONFIG
 from crawler.extract.decoding import load_html
-from crawler.extraction import YOUNG_COLLECTION_THRESHOLD, spare_the_collector
+from crawler.extraction import YOUNG_COLLECTION_THRESHOLD, ArticleExtractor
 
 PAGE = """<html><head><title>标题</title></head><body>
 <form action="/search"><input name="q"><select name="s"><option>1</option></select></form>
@@ -81,7 +83,10 @@ def test_the_collector_is_spared_what_the_crawl_held_when_it_opened() -> None:
     held: list[object] = []
     gc.unfreeze()
     _young, middle, oldest = gc.get_threshold()
-    spare_the_collector()
+    crawler = get_crawler(settings_dict={"NEU_EXTRACT_PROCESSES": 0})
+    ArticleExtractor.from_crawler(crawler)
+    assert gc.get_freeze_count() == 0
+    crawler.signals.send_catch_log(signals.spider_opened, spider=None)
     assert gc.get_threshold() == (YOUNG_COLLECTION_THRESHOLD, middle, oldest)
     assert gc.get_freeze_count() > 0
     # What existed when the crawl opened is in no generation the collector scans.
