@@ -16,6 +16,7 @@ from typing import Any
 
 from benchmarks import (
     RESULTS_PATH,
+    cpu,
     extraction,
     incremental,
     oversized,
@@ -29,6 +30,7 @@ from benchmarks import (
 from benchmarks.crawls import POLITENESS_OFF
 from benchmarks.machine import machine_info
 from benchmarks.replica_host import ReplicaHost
+from benchmarks.replica_options import positive, replica_parser
 from benchmarks.report import Row, format_table, write_results
 
 logger = logging.getLogger("benchmarks")
@@ -38,23 +40,21 @@ BUSY_LOAD = 1.0
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
-    parser.add_argument("--seed", type=int, default=0, help="replica seed (default 0)")
+    parser = replica_parser("python -m benchmarks", __doc__)
     parser.add_argument(
-        "--articles-per-column",
-        type=int,
-        default=715,
-        help="replica size: 7 columns of this many articles (default 715: 5,004 articles)",
-    )
-    parser.add_argument("--page-size", type=int, default=10, help="articles per list page")
-    parser.add_argument(
-        "--repeats", type=int, default=2, help="throughput runs per side; the best is kept"
+        "--repeats",
+        type=positive,
+        default=2,
+        help="throughput runs per side, the best kept (CPU rounds: at least 3)",
     )
     parser.add_argument(
-        "--sample", type=int, default=300, help="replica pages for extraction cost and accuracy"
+        "--sample",
+        type=positive,
+        default=300,
+        help="replica pages for extraction cost and accuracy",
     )
     parser.add_argument(
-        "--scale", type=int, default=1_000_000, help="known articles (and feed lines) at scale"
+        "--scale", type=positive, default=1_000_000, help="known articles (and feed lines) at scale"
     )
     parser.add_argument("--output", type=Path, default=RESULTS_PATH, help="results JSON file")
     parser.add_argument(
@@ -70,6 +70,9 @@ def measure_all(args: argparse.Namespace, work: Path) -> tuple[list[Row], dict[s
         logger.info("Replica serves %d articles at %s", len(expected), host.base_urls)
         rows, details, backfill = throughput.run(host, list(expected), work, args.repeats)
         results: dict[str, Any] = {"throughput": details}
+        # Before the incremental section, which publishes new articles.
+        more_rows, results["cpu"] = cpu.run(host, list(expected), work, max(args.repeats, 3))
+        rows += more_rows
         more_rows, results["extraction"] = extraction.run(expected, args.sample)
         rows += more_rows
         more_rows, results["incremental"] = incremental.run(host, backfill, work)
