@@ -49,6 +49,7 @@ DOWNLOADER_MIDDLEWARES = {
 EXTENSIONS = {
     "crawler.extensions.StatsFile": 500,
     "crawler.extensions.StopOnMemoryError": 500,
+    "crawler.extensions.LogLevelFloor": 500,
 }
 # Scrapy's Telnet console is a Python shell into the crawl (its only remote control): off unless
 # asked for with -s TELNETCONSOLE_ENABLED=True.
