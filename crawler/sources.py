@@ -141,7 +141,8 @@ def host_groups(sources: Sequence[Source]) -> list[list[Source]]:
 
 
 def select_sources(sources: list[Source], names: str | None) -> list[Source]:
-    """The enabled sources, or exactly those named in a comma-separated *names* list."""
+    """The enabled sources, or exactly those named in a comma-separated *names* list; in the
+    file's order either way, which decides an article's source when two columns list it."""
     if not names:
         return [source for source in sources if source.enabled]
     wanted = [name.strip() for name in names.split(",") if name.strip()]
@@ -151,7 +152,8 @@ def select_sources(sources: list[Source], names: str | None) -> list[Source]:
         raise SourcesError(
             f"unknown source {missing[0]!r}; known sources: {', '.join(sorted(by_name))}"
         )
-    return [by_name[name] for name in wanted]
+    chosen = set(wanted)
+    return [source for source in sources if source.name in chosen]
 
 
 def _parse_source(file: Path, index: int, table: object) -> Source:

@@ -337,7 +337,8 @@ def parse_job_tables(file: Path, tables: object) -> list[_JobTable]:
 def resolve_sources(
     tables: Iterable[_JobTable], sources: list[Source]
 ) -> dict[str, tuple[str, ...]]:
-    """Each job's source names: those it lists, or every enabled source no other job lists."""
+    """Each job's source names: those it lists, or every enabled source no other job lists; in
+    the sources file's order, which decides an article's source when two columns list it."""
     known = {source.name for source in sources}
     claimed: dict[str, str] = {}
     for table in tables:
@@ -350,11 +351,19 @@ def resolve_sources(
                 raise ConfigError(f"source {name!r} is in jobs {claimed[name]!r} and {table.id!r}")
             claimed[name] = table.id
     rest = tuple(s.name for s in sources if s.enabled and s.name not in claimed)
-    resolved = {table.id: table.sources if table.sources is not None else rest for table in tables}
+    resolved = {
+        table.id: rest if table.sources is None else in_file_order(table.sources, sources)
+        for table in tables
+    }
     for job_id, names in resolved.items():
         if not names:
             raise ConfigError(f"job {job_id!r} has no source to crawl")
     return resolved
+
+
+def in_file_order(names: Iterable[str], sources: list[Source]) -> tuple[str, ...]:
+    wanted = set(names)
+    return tuple(source.name for source in sources if source.name in wanted)
 
 
 def select_jobs(tables: list[_JobTable], only: Sequence[str]) -> list[_JobTable]:

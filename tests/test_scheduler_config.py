@@ -182,7 +182,7 @@ every = "15m"
 [[jobs]]
 id = "slow"
 cron = "0 6 * * *"
-sources = ["b", "off"]
+sources = ["off", "b"]
 [health]
 alert_after = 3
 """,
@@ -190,7 +190,9 @@ alert_after = 3
     schedule = load_schedule(schedule_file, sources_file)
     jobs = {job.id: job for job in schedule.jobs}
     assert jobs["news"].sources == ("a", "c")  # enabled, not claimed by another job
-    assert jobs["slow"].sources == ("b", "off")  # a disabled source can be named
+    # A disabled source can be named; in the sources file's order, which decides an article's
+    # source when two of a job's columns list it.
+    assert jobs["slow"].sources == ("b", "off")
     assert jobs["news"].interval == 900
     assert jobs["slow"].interval == 86400
     assert schedule.timezone == ZoneInfo("UTC")

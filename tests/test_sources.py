@@ -18,7 +18,13 @@ from crawler.commandline import ConfigError
 from crawler.extract.listing import is_home_url
 from crawler.extract.urls import canonical_url, netloc
 from crawler.middlewares import SourceHostsMiddleware
-from crawler.sources import DEFAULT_SOURCES_FILE, Source, SourcesError, load_sources
+from crawler.sources import (
+    DEFAULT_SOURCES_FILE,
+    Source,
+    SourcesError,
+    load_sources,
+    select_sources,
+)
 from crawler.spiders.neu_news import NeuNewsSpider
 from replica import ReplicaServer
 from tests.conftest import run_crawl
@@ -275,3 +281,12 @@ def test_a_column_label_names_one_list_page(tmp_path: Path) -> None:
     )
     with pytest.raises(SourcesError, match="key 'column' labels one list page"):
         load_sources(path)
+
+
+def test_named_sources_come_in_the_files_order_once_each() -> None:
+    """The order decides an article's source when two columns list it (crawler.walks), so a
+    crawl given ``-a sources=b,a`` files what one given ``a,b`` files."""
+    shipped = load_sources(DEFAULT_SOURCES_FILE)
+    first, second = shipped[0].name, shipped[1].name
+    chosen = select_sources(shipped, f"{second},{first},{second}")
+    assert [source.name for source in chosen] == [first, second]
