@@ -150,3 +150,31 @@ def test_a_state_rebuilt_from_the_feed_has_the_schedules(tmp_path: Path) -> None
         (tmp_path / name).unlink(missing_ok=True)
     Store(tmp_path).close()
     assert schedules(tmp_path) == expected
+
+
+def test_a_new_record_is_filed_in_three_statements_and_each_outcome_stands(
+    tmp_path: Path,
+) -> None:
+    store = Store(tmp_path, batch_size=1000)  # no commit inside the traced filing
+    statements: list[str] = []
+    store.state.db.set_trace_callback(statements.append)
+    first = record("https://x.neu.edu.cn/info/1002/1.htm", BODY)
+    assert store.add(first, validators=('"e1"', None))[0] is Outcome.NEW
+    # What it knows of the record in one look-up, the article, its validators.
+    run = [statement.split()[0] for statement in statements if statement.split()[0] != "BEGIN"]
+    assert run == ["SELECT", "INSERT", "UPDATE"], statements
+    store.state.db.set_trace_callback(None)
+    copy = record("https://x.neu.edu.cn/info/1002/2.htm", BODY)
+    assert store.add(copy)[0] is Outcome.DUPLICATE_CONTENT
+    assert store.add(copy)[0] is Outcome.DUPLICATE_URL  # the copy's URL is an alias now
+    assert store.add(first)[0] is Outcome.UNCHANGED
+    # Listed at the first article's URL, found at a third: that URL is an alias too, and an
+    # alias wins over the article of the same id.
+    moved = record("https://x.neu.edu.cn/info/1002/3.htm", BODY + "另一篇。")
+    listed = (first["id"], first["url"])
+    assert store.add(moved, listed_as=listed)[0] is Outcome.NEW
+    assert store.add(first)[0] is Outcome.DUPLICATE_URL
+    short = record("https://x.neu.edu.cn/info/1002/4.htm", "短")
+    assert store.add(short)[0] is Outcome.NEW
+    assert store.add(record("https://x.neu.edu.cn/info/1002/5.htm", "短"))[0] is Outcome.NEW
+    store.close()

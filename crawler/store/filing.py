@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from crawler.items import utc_now
 from crawler.rechecks import anchor_of, epoch
-from crawler.store.state import KnownArticle, PageValidators, merge_columns
+from crawler.store.state import KnownArticle, PageValidators, Recalled, merge_columns
 from crawler.text import normalize_space
 
 # Bodies shorter than this (empty pages, "详见附件") say too little to call two pages the same.
@@ -80,9 +80,7 @@ class CrawlStore(Protocol):
 class FilingState(Protocol):
     """What ``file_record`` reads and changes of a backend's state."""
 
-    def get(self, article_id: str) -> KnownArticle | None: ...
-    def alias_target(self, article_id: str) -> str | None: ...
-    def owner_of_body(self, body_hash: str) -> str | None: ...
+    def recall(self, article_id: str, body_hash: str | None) -> Recalled: ...
     def add_alias(self, alias_id: str, url: str, article_id: str) -> None: ...
     def add_columns(self, article_id: str, columns: list[str]) -> None: ...
     def set_validators(
@@ -105,10 +103,11 @@ def file_record(
     if listed_as and listed_as[0] != article_id:
         # Listed at one URL, found at another: the listed one is known from now on.
         state.add_alias(listed_as[0], listed_as[1], article_id)
-    if state.alias_target(article_id):
-        return Outcome.DUPLICATE_URL, None
-    known = state.get(article_id)
     content, body = digests(record)
+    recalled = state.recall(article_id, body)
+    if recalled.alias_of:
+        return Outcome.DUPLICATE_URL, None
+    known = recalled.known
     if known is not None:
         state.add_columns(article_id, columns)
         outcome, line = Outcome.UNCHANGED, None
@@ -121,7 +120,7 @@ def file_record(
         if validators:
             state.set_validators(article_id, *validators)
         return outcome, line
-    owner = state.owner_of_body(body) if body else None
+    owner = recalled.body_owner
     if owner:
         state.add_alias(article_id, str(record["url"]), owner)
         state.add_columns(owner, columns)

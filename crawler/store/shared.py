@@ -48,7 +48,7 @@ from crawler.store.filing import (
     file_record,
     schedule_of,
 )
-from crawler.store.state import KnownArticle, PageValidators, merge_columns
+from crawler.store.state import KnownArticle, PageValidators, Recalled, merge_columns
 
 logger = logging.getLogger(__name__)
 
@@ -334,8 +334,16 @@ class Filing:
         self._watch(name)
         return _text(self.pipe.hget(name, "to"))
 
-    def owner_of_body(self, body_hash: str) -> str | None:
-        return self._watched_get(key("body", body_hash))
+    def recall(self, article_id: str, body_hash: str | None) -> Recalled:
+        """As the SQLite state's: each key read (and watched) only if the ones before it
+        hold nothing."""
+        alias_of = self.alias_target(article_id)
+        if alias_of:
+            return Recalled(alias_of, None, None)
+        known = self.get(article_id)
+        if known is not None or body_hash is None:
+            return Recalled(None, known, None)
+        return Recalled(None, None, self._watched_get(key("body", body_hash)))
 
     # -- changes ---------------------------------------------------------------------------------
 

@@ -95,6 +95,15 @@ class KnownArticle:
     checked: int | None
 
 
+class Recalled(NamedTuple):
+    """What a state knows of a crawled record, the first that holds (the rest None): the
+    article its id is an alias of, the article itself, the article that owns its body."""
+
+    alias_of: str | None
+    known: KnownArticle | None
+    body_owner: str | None
+
+
 class PageValidators(NamedTuple):
     """A page's ETag and Last-Modified at its last 200, and whether it was a column's list."""
 
@@ -162,11 +171,20 @@ class State:
         ).fetchone()
         return row is not None
 
-    def owner_of_body(self, body_hash: str) -> str | None:
-        row = self.db.execute(
-            "SELECT id FROM articles WHERE body_hash = ? LIMIT 1", (body_hash,)
+    def recall(self, article_id: str, body_hash: str | None) -> Recalled:
+        """What the state knows of a record of *article_id* and *body_hash*, in one query (a
+        record's filing asks it of every record)."""
+        alias_of, body_owner, *article = self.db.execute(
+            "SELECT (SELECT article_id FROM aliases WHERE id = :id), "
+            "(SELECT id FROM articles WHERE body_hash = :body LIMIT 1), "
+            f"{ARTICLE_COLUMNS} FROM (SELECT 1) LEFT JOIN articles ON articles.id = :id",
+            {"id": article_id, "body": body_hash},
         ).fetchone()
-        return str(row[0]) if row else None
+        if alias_of is not None:
+            return Recalled(str(alias_of), None, None)
+        if article[0] is not None:
+            return Recalled(None, _known(tuple(article)), None)
+        return Recalled(None, None, None if body_owner is None else str(body_owner))
 
     def alias_target(self, article_id: str) -> str | None:
         row = self.db.execute(
