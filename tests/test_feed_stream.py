@@ -7,6 +7,7 @@ middle of a line, or when Redis restarts under a crawl or under the writer."""
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 import threading
@@ -19,7 +20,7 @@ from crawler.store.shared import SharedStore, connect
 from crawler.store.stream import FeedStreamWriter
 from replica import Replica, ReplicaServer
 from tests.conftest import PROJECT_ROOT, CrawlResult, crawl_command, read_feed, run_crawl
-from tests.redis_server import RedisServer
+from tests.redis_server import RedisServer, free_port
 from tests.test_store import BODY, record
 
 # What differs between two crawls of the same pages: when they ran.
@@ -256,6 +257,87 @@ def test_a_redis_restart_under_the_writer_loses_and_duplicates_nothing(
     feed = feed_of(data)
     assert [line["id"] for line in feed] == ids
     assert_once_each(feed)
+
+
+class ReplyDropper:
+    """A TCP proxy in front of a Redis that forwards everything, except that it swallows the
+    reply to the first ``XREADGROUP ... >`` and drops the connection: the server has delivered
+    the entries to the group, the client never sees them and (its retry policy) asks again."""
+
+    def __init__(self, port: int) -> None:
+        self.upstream = ("127.0.0.1", port)
+        self.listener = socket.create_server(("127.0.0.1", free_port()))
+        self.armed = threading.Event()  # the next reply is to be swallowed
+        self.dropped = threading.Event()
+        self.connections: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.listener.getsockname()[1]}/0"
+
+    def close(self) -> None:
+        self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accept
+        self.listener.close()
+        for connection in self.connections:
+            connection.close()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _address = self.listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(self.upstream)
+            self.connections += [client, server]
+            threading.Thread(target=self._requests, args=(client, server), daemon=True).start()
+            threading.Thread(target=self._replies, args=(server, client), daemon=True).start()
+
+    def _requests(self, client: socket.socket, server: socket.socket) -> None:
+        while chunk := _received(client):
+            if not self.dropped.is_set() and b"XREADGROUP" in chunk and b"\r\n>\r\n" in chunk:
+                self.armed.set()
+            server.sendall(chunk)
+
+    def _replies(self, server: socket.socket, client: socket.socket) -> None:
+        while chunk := _received(server):
+            if self.armed.is_set() and not self.dropped.is_set():
+                self.dropped.set()
+                client.shutdown(socket.SHUT_RDWR)
+                server.shutdown(socket.SHUT_RDWR)
+                return
+            client.sendall(chunk)
+
+
+def _received(connection: socket.socket) -> bytes:
+    try:
+        return connection.recv(65536)
+    except OSError:
+        return b""
+
+
+def test_a_lost_reply_to_a_read_of_new_lines_loses_nothing(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    ids = file_records(redis_server, 5)
+    proxy = ReplyDropper(redis_server.port)
+    client = connect(proxy.url)
+    data = tmp_path / "data"
+    writer = FeedStreamWriter(client, data, batch_size=2)
+    try:
+        # The first read's reply (lines 0 and 1) is lost; the client's retry reads 2 and 3.
+        assert writer.drain() == 5
+    finally:
+        writer.close()
+        client.close()
+        proxy.close()
+    assert proxy.dropped.is_set()
+    feed = feed_of(data)
+    assert sorted(line["id"] for line in feed) == sorted(ids)
+    assert_once_each(feed)
+    check = redis_server.client()
+    assert check.xlen("neu:feed") == 0  # each line deleted once it was acknowledged
+    check.close()
 
 
 def test_a_redis_restart_under_a_crawl_loses_and_duplicates_nothing(

@@ -3,16 +3,18 @@ directory's feed, each exactly once, fsynced.
 
 Workers' crawls add their feed lines to the ``neu:feed`` stream (``crawler.store.shared``); the
 writer reads them with a consumer group, appends a batch to ``articles.jsonl`` (``FeedWriter``:
-one write a line), fsyncs it, then acknowledges the batch and trims it off the stream in one
-transaction, and records the feed's size in a small checkpoint file. A line is in the feed once:
+one write a line), fsyncs it, then acknowledges the batch's entries and deletes them from the
+stream in one transaction, and records the feed's size in a small checkpoint file. A line is
+in the feed once:
 
 - killed after the fsync and before the acknowledgement, or mid-append (a torn last line, cut
   on start), the batch is still pending in the group: on start the writer matches each pending
   entry's (id, version) against the lines past the checkpoint and appends only those missing;
 - killed after the acknowledgement, before the checkpoint: nothing is pending, and the older
   checkpoint only makes the next match read a few more lines;
-- a reply lost to a Redis restart leaves entries delivered but never seen: each ``drain`` looks
-  at what is pending first, the same way.
+- a reply lost to a Redis restart leaves entries delivered but never seen (the client's retry
+  reads the next ones): before each read of new entries the writer looks at what is pending,
+  the same way.
 
 An (id, version) is one version of one article: the shared state files it once.
 
@@ -89,17 +91,22 @@ class FeedStreamWriter:
 
     def drain(self) -> int:
         """Append everything the stream holds now; return how many lines were written."""
-        written = self.drain_pending()
-        while entries := self._read(">", block_ms=None):
+        written = 0
+        while True:
+            written += self.drain_pending()
+            entries = self._read(">", block_ms=None)
+            if not entries:
+                return written
             written += self._append(entries, already=frozenset())
-        return written
 
     def run(self, stop: threading.Event, poll_seconds: float = POLL_SECONDS) -> None:
         """Append the stream's lines as they come until *stop* is set (waits at most
         *poll_seconds* for a line, so a stop is seen that soon)."""
         block_ms = max(1, int(poll_seconds * 1000))
         while not stop.is_set():
-            self.drain()
+            # Before each read of new entries: one whose reply was lost (the client read
+            # again) is pending here, delivered but never appended.
+            self.drain_pending()
             if entries := self._read(">", block_ms=block_ms):
                 self._append(entries, already=frozenset())
 
@@ -142,7 +149,7 @@ class FeedStreamWriter:
 
     def _append(self, entries: list[Entry], already: frozenset[tuple[str, int]]) -> int:
         """Append the lines of *entries* whose (id, version) is not in *already*, make them
-        durable, then acknowledge the entries and trim them off the stream."""
+        durable, then acknowledge the entries and delete them from the stream."""
         appended = 0
         for entry_id, line in entries:
             record = _record(entry_id, line)
@@ -156,11 +163,11 @@ class FeedStreamWriter:
         return appended
 
     def _acknowledge(self, entry_ids: list[str]) -> None:
-        # Every entry up to the last one is acknowledged now: the stream keeps none of them.
-        milliseconds, sequence = entry_ids[-1].split("-")
+        # Exactly these entries: older ones may still be pending (a reply lost to a
+        # reconnect), a trim by id would delete them unwritten.
         with self.client.pipeline(transaction=True) as pipe:
             pipe.xack(FEED_STREAM, GROUP, *entry_ids)
-            pipe.xtrim(FEED_STREAM, minid=f"{milliseconds}-{int(sequence) + 1}", approximate=False)
+            pipe.xdel(FEED_STREAM, *entry_ids)
             pipe.execute()
 
     def _checkpoint(self) -> int:
