@@ -201,3 +201,26 @@ def test_a_meta_line_after_the_container_wins_over_a_closing_byline() -> None:
     parsed = parse_article(page, "http://a.edu.cn/info/1002/1.htm", "vsb")
     assert parsed is not None
     assert (parsed.origin, parsed.authors) == ("党委宣传部", ["张三"])
+
+
+def test_a_paragraph_repeating_part_of_an_earlier_one_keeps_its_place() -> None:
+    # trafilatura drops an element whose text it took already (longer ones: within any earlier
+    # paragraph); inside the content container the repeat is the article's own.
+    quote = "Jiayi Zheng said that the agreement was a good chance to learn from each other"
+    text = _body(
+        f"<p>The forum opened on Monday. {quote}, which deepened cooperation. It closed late.</p>"
+        f"<p><strong>{quote}</strong>, which deepened cooperation.</p><p>The end.</p>"
+    )
+    assert text == (
+        f"The forum opened on Monday. {quote}, which deepened cooperation. It closed late."
+        f"\n\n{quote}, which deepened cooperation.\n\nThe end."
+    )
+
+
+def test_two_attachments_of_one_name_are_two_lines() -> None:
+    text = _body(
+        "<p>报名表见附件。</p>"
+        '<p><a href="/_upload/files/1.xlsx">报名表.xlsx</a></p>'
+        '<p><a href="/_upload/files/2.xlsx">报名表.xlsx</a></p>'
+    )
+    assert text == "报名表见附件。\n\n报名表.xlsx\n\n报名表.xlsx"

@@ -13,15 +13,17 @@ pages of the new layout and make this parser read both.
 from __future__ import annotations
 
 import copy
+from collections.abc import Collection
 from configparser import ConfigParser
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 from functools import cached_property
 from urllib.parse import unquote, urlsplit
 
 import trafilatura
 from lxml import etree
 from lxml import html as lxml_html
-from trafilatura.settings import Extractor, use_config
+from trafilatura.settings import MIN_DUPLICATE_LENGTH, Extractor, use_config
 
 from crawler.extract import selectors
 from crawler.extract.blocks import Block, page_blocks
@@ -327,11 +329,11 @@ class ArticleParser:
                 heading.tag = "p"
             etree.strip_attributes(body, *selectors.LAYOUT_ATTRIBUTES)
             extracted = trafilatura.extract(body, options=CONTAINER_OPTIONS)
-            if not extracted:
-                container_blocks = page_blocks(self.container)
-                extracted = "\n".join(block.text for block in container_blocks.before)
-        lines = (normalize_space(line) for line in (extracted or "").splitlines())
-        return [line for line in lines if line]
+            if extracted:
+                return restore_repeats(lines_of(extracted), page_blocks(body).before)
+            container_blocks = page_blocks(self.container)
+            extracted = "\n".join(block.text for block in container_blocks.before)
+        return lines_of(extracted)
 
     def _only_attachment_names(self, text: str) -> bool:
         """Whether *text* holds nothing but the names of the article's attachments: a page whose
@@ -372,6 +374,46 @@ class ArticleParser:
             name = normalize_space(element.text_content()) if href else ""
             found[url] = name or normalize_space(element.get("title")) or _file_name(url)
         return [{"url": url, "name": name} for url, name in found.items()]
+
+
+def lines_of(extracted: str | None) -> list[str]:
+    """The non-blank lines of trafilatura's text, whitespace-normalised."""
+    lines = (normalize_space(line) for line in (extracted or "").splitlines())
+    return [line for line in lines if line]
+
+
+def restore_repeats(lines: list[str], blocks: list[Block]) -> list[str]:
+    """*lines* (trafilatura's text of a content container) with the container's paragraphs
+    (*blocks*) that it dropped only for repeating text it had taken already, put back where
+    they stand. Inside a container a repeat is the article's: a paragraph that quotes part of
+    an earlier one, two attachments of one name. trafilatura drops such an element whatever
+    ``dedup`` says: one whose text equals an earlier one's, or is longer than
+    ``MIN_DUPLICATE_LENGTH`` and within one."""
+    texts = [block.text for block in blocks]
+    seen: set[str] = set()
+    seen_text = ""
+    for text in texts:
+        if _repeats(text, seen, seen_text):
+            break
+        seen.add(text)
+        seen_text += "\n" + text
+    else:
+        return lines
+    restored: list[str] = []
+    matcher = SequenceMatcher(None, texts, lines, autojunk=False)
+    for tag, start, end, line_start, line_end in matcher.get_opcodes():
+        if tag == "delete":
+            for text in texts[start:end]:
+                if _repeats(text, restored, "\n".join(restored)):
+                    restored.append(text)
+        restored += lines[line_start:line_end]
+    return restored
+
+
+def _repeats(text: str, taken: Collection[str], taken_text: str) -> bool:
+    """Whether trafilatura drops *text* as a repeat of the paragraphs *taken* before it (all
+    of them in *taken_text*, one a line)."""
+    return text in taken or (len(text) > MIN_DUPLICATE_LENGTH and text in taken_text)
 
 
 def elements(node: lxml_html.HtmlElement, xpath: str) -> list[lxml_html.HtmlElement]:
