@@ -16,8 +16,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from crawler.store.shared import SharedStore, connect
-from crawler.store.stream import FeedStreamWriter
+from crawler.store.stream import FeedStreamWriter, FeedWriterBusy
 from replica import Replica, ReplicaServer
 from tests.conftest import PROJECT_ROOT, CrawlResult, crawl_command, read_feed, run_crawl
 from tests.redis_server import RedisServer, free_port
@@ -230,6 +232,48 @@ def test_the_writer_holds_the_crawl_lock(
         client.close()
     assert crawl.returncode == 2
     assert "is using data directory" in crawl.stderr
+
+
+def test_a_second_writer_on_the_same_broker_is_refused_while_the_first_runs(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    ids = file_records(redis_server, 3)
+    client = connect(redis_server.url)
+    first = FeedStreamWriter(client, tmp_path / "first", lease_seconds=1.0)
+    try:
+        time.sleep(2.5)  # past the lease: renewed meanwhile
+        with pytest.raises(FeedWriterBusy, match=r"another feed writer .*first"):
+            FeedStreamWriter(client, tmp_path / "second")
+        assert first.drain() == 3
+    finally:
+        first.close()
+    assert [line["id"] for line in feed_of(tmp_path / "first")] == ids
+    second = FeedStreamWriter(client, tmp_path / "second")  # the lease is released on close
+    second.close()
+    client.close()
+
+
+def test_a_scheduler_on_a_broker_another_writer_holds_is_one_error_line_and_exit_2(
+    tmp_path: Path, sources_file: Path, redis_server: RedisServer
+) -> None:
+    client = connect(redis_server.url)
+    writer = FeedStreamWriter(client, tmp_path / "first")
+    try:
+        scheduler = subprocess.run(
+            [
+                sys.executable, "-m", "scheduler", "--once", "--every", "1h",
+                "--sources", str(sources_file), "--data-dir", str(tmp_path / "second"),
+                "--broker", redis_server.url,
+            ],
+            cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+    finally:
+        writer.close()
+        client.close()
+    assert scheduler.returncode == 2
+    (line,) = scheduler.stderr.splitlines()
+    assert line.startswith("error: another feed writer is appending")
+    assert str(tmp_path / "first") in line
 
 
 # -- Redis restarted -------------------------------------------------------------------------

@@ -18,13 +18,19 @@ in the feed once:
 
 An (id, version) is one version of one article: the shared state files it once.
 
-The writer holds the data directory's crawl lock, so no local crawl writes the same feed.
+One writer per stream: the writer holds a lease in Redis (``neu:feed-writer``, naming its host,
+process and data directory), renewed while it is open, so a second one on the same broker (another
+data directory, another machine) is refused with ``FeedWriterBusy`` instead of splitting the
+records between two feeds. It also holds the data directory's crawl lock, so no local crawl
+writes the same feed.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import secrets
+import socket
 import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -43,13 +49,29 @@ from crawler.store.feed import (
     write_atomically,
 )
 from crawler.store.files import DataDirError
-from crawler.store.shared import FEED_STREAM, LINE_FIELD
+from crawler.store.shared import FEED_STREAM, LINE_FIELD, key
 
 logger = logging.getLogger(__name__)
 
 GROUP = "feed-writer"
-# One writer per stream (it holds the data directory's lock): its pending entries are its own.
+# One writer per stream (it holds the lease): its pending entries are its own.
 CONSUMER = "writer"
+LEASE_KEY = key("feed-writer")
+# A writer killed -9 holds the stream this long at most; renewed three times as often.
+LEASE_SECONDS = 30.0
+# Renew the lease if it is ours, take it if it lapsed (Redis away that long) or if its holder
+# is ARGV[3] (a dead writer's); else the holder's name.
+RENEW_LEASE = """
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] or not holder or holder == ARGV[3] then
+    redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+    return false
+end
+return holder
+"""
+RELEASE_LEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+"""
 # The feed's size after the last acknowledged batch, in the data directory.
 CHECKPOINT_FILE = ".feed-stream"
 BATCH_SIZE = 500
@@ -59,16 +81,36 @@ POLL_SECONDS = 1.0
 Entry = tuple[str, bytes | None]
 
 
+class FeedWriterBusy(DataDirError):
+    """Another feed writer holds the stream's lease; the message names it."""
+
+
 class FeedStreamWriter:
     """Appends the stream's lines to ``<data_dir>/articles.jsonl``; opened, it has taken the
-    crawl lock and recovered what a killed writer left pending."""
+    crawl lock and the stream's lease and recovered what a killed writer left pending."""
 
-    def __init__(self, client: redis.Redis, data_dir: Path, batch_size: int = BATCH_SIZE) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        data_dir: Path,
+        batch_size: int = BATCH_SIZE,
+        lease_seconds: float = LEASE_SECONDS,
+    ) -> None:
         self.client = client
         self.data_dir = data_dir
         self.batch_size = batch_size
+        self.lease_ms = int(lease_seconds * 1000)
+        # A lease whose holder names this place is a dead writer's: the crawl lock is ours.
+        self.place = f"data directory {data_dir.absolute()} on {socket.gethostname()}"
+        self.token = f"{self.place}, pid {os.getpid()} ({secrets.token_hex(4)})"
+        self.lease_lost: str | None = None  # the holder that took the lease from this writer
+        self.closing = threading.Event()
         self.lock_fd = crawl_lock(data_dir)
+        self.renewer: threading.Thread | None = None
         try:
+            self._take_lease()
+            self.renewer = threading.Thread(target=self._renew, name="feed-lease", daemon=True)
+            self.renewer.start()
             cut_torn_tail(self.feed_path)
             self.feed = FeedWriter(self.feed_path)
             self._join_group()
@@ -76,6 +118,7 @@ class FeedStreamWriter:
         except BaseException as exc:
             if hasattr(self, "feed"):
                 os.close(self.feed.fd)
+            self._release_lease()
             os.close(self.lock_fd)
             if isinstance(exc, OSError):
                 raise DataDirError(f"data directory {data_dir} cannot be used: {exc}") from None
@@ -87,6 +130,7 @@ class FeedStreamWriter:
 
     def close(self) -> None:
         self.feed.close()
+        self._release_lease()
         os.close(self.lock_fd)
 
     def drain(self) -> int:
@@ -128,6 +172,47 @@ class FeedStreamWriter:
             after = entries[-1][0]
         return written
 
+    # -- the lease -------------------------------------------------------------------------------
+
+    def _take_lease(self) -> None:
+        """Take (or renew) the stream's lease; ``FeedWriterBusy`` if another writer holds it.
+        A writer killed -9 here held it last: it is taken over at once."""
+        holder = self._lease_holder(stale="")
+        if holder is not None and holder.startswith(f"{self.place}, pid "):
+            holder = self._lease_holder(stale=holder)
+        if holder is not None:
+            raise FeedWriterBusy(
+                f"another feed writer is appending this broker's records: {holder}; "
+                f"stop it first (a killed one's lease lapses within {self.lease_ms // 1000} s)"
+            )
+
+    def _lease_holder(self, stale: str) -> str | None:
+        """None once the lease is this writer's (taken over from *stale*); else its holder."""
+        holder = self.client.eval(RENEW_LEASE, 1, LEASE_KEY, self.token, self.lease_ms, stale)
+        return None if holder is None else _text(holder)
+
+    def _renew(self) -> None:
+        """Renew the lease until the writer closes; a lost one stops the writer's appends."""
+        while not self.closing.wait(self.lease_ms / 3000):
+            try:
+                self._take_lease()
+            except FeedWriterBusy as exc:
+                self.lease_lost = str(exc)
+                logger.error("Feed writer: lost its lease: %s", exc)
+                return
+            except redis.RedisError as exc:
+                logger.warning("Feed writer: cannot renew its lease yet: %s", exc)
+
+    def _release_lease(self) -> None:
+        if self.renewer is None:  # never taken
+            return
+        self.closing.set()
+        self.renewer.join()
+        try:
+            self.client.eval(RELEASE_LEASE, 1, LEASE_KEY, self.token)
+        except redis.RedisError as exc:  # it lapses by itself
+            logger.warning("Feed writer: cannot release its lease: %s", exc)
+
     # -- steps -----------------------------------------------------------------------------------
 
     def _join_group(self) -> None:
@@ -150,6 +235,8 @@ class FeedStreamWriter:
     def _append(self, entries: list[Entry], already: frozenset[tuple[str, int]]) -> int:
         """Append the lines of *entries* whose (id, version) is not in *already*, make them
         durable, then acknowledge the entries and delete them from the stream."""
+        if self.lease_lost is not None:
+            raise FeedWriterBusy(self.lease_lost)
         appended = 0
         for entry_id, line in entries:
             record = _record(entry_id, line)
