@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from crawler.store.shared import SharedStore, connect
-from crawler.store.stream import FeedStreamWriter, FeedWriterBusy
+from crawler.store.stream import FeedStreamWriter, FeedWriterBusy, ForeignFeed
 from replica import Replica, ReplicaServer
 from tests.conftest import PROJECT_ROOT, CrawlResult, crawl_command, read_feed, run_crawl
 from tests.redis_server import RedisServer, free_port
@@ -274,6 +274,25 @@ def test_a_scheduler_on_a_broker_another_writer_holds_is_one_error_line_and_exit
     (line,) = scheduler.stderr.splitlines()
     assert line.startswith("error: another feed writer is appending")
     assert str(tmp_path / "first") in line
+
+
+@pytest.mark.parametrize("lost", ["the state", "the checkpoint"])
+def test_a_feed_the_state_was_not_fed_from_is_refused(
+    tmp_path: Path, redis_server: RedisServer, lost: str
+) -> None:
+    file_records(redis_server, 3)
+    data = tmp_path / "data"
+    assert write_feed(redis_server, data) == 3
+    feed = (data / "articles.jsonl").read_bytes()
+    client = redis_server.client()
+    if lost == "the state":
+        client.flushall()  # a Redis that knows nothing of the articles in the feed
+    else:
+        (data / ".feed-stream").unlink()  # a single machine's feed
+    client.close()
+    with pytest.raises(ForeignFeed, match="use a fresh data directory for broker mode"):
+        write_feed(redis_server, data)
+    assert (data / "articles.jsonl").read_bytes() == feed
 
 
 # -- Redis restarted -------------------------------------------------------------------------

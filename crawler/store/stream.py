@@ -22,7 +22,8 @@ One writer per stream: the writer holds a lease in Redis (``neu:feed-writer``, n
 process and data directory), renewed while it is open, so a second one on the same broker (another
 data directory, another machine) is refused with ``FeedWriterBusy`` instead of splitting the
 records between two feeds. It also holds the data directory's crawl lock, so no local crawl
-writes the same feed.
+writes the same feed. A data directory's feed that this broker's state was not fed from (a
+single machine's, or one whose Redis was lost) is refused with ``ForeignFeed``.
 """
 
 from __future__ import annotations
@@ -85,6 +86,11 @@ class FeedWriterBusy(DataDirError):
     """Another feed writer holds the stream's lease; the message names it."""
 
 
+class ForeignFeed(DataDirError):
+    """The data directory's feed was not written from this broker's state: every article would
+    come again as a second line."""
+
+
 class FeedStreamWriter:
     """Appends the stream's lines to ``<data_dir>/articles.jsonl``; opened, it has taken the
     crawl lock and the stream's lease and recovered what a killed writer left pending."""
@@ -113,6 +119,7 @@ class FeedStreamWriter:
             self.renewer.start()
             cut_torn_tail(self.feed_path)
             self.feed = FeedWriter(self.feed_path)
+            self._check_fed_from_here()
             self._join_group()
             self.drain_pending()
         except BaseException as exc:
@@ -171,6 +178,26 @@ class FeedStreamWriter:
             written += appended
             after = entries[-1][0]
         return written
+
+    def _check_fed_from_here(self) -> None:
+        """Raise ``ForeignFeed`` unless the feed is empty or this broker's writer wrote it (the
+        checkpoint is there) from a state that knows articles; an empty feed is this broker's
+        from now on."""
+        checkpoint = self.data_dir / CHECKPOINT_FILE
+        if self.feed.size == 0 and not checkpoint.exists():
+            write_atomically(checkpoint, b"0\n")
+            return
+        if not checkpoint.exists():
+            why = "it was not written by a broker's feed writer"
+        elif not self.client.exists(key("count")):
+            why = "the broker's state knows no article"
+        else:
+            return
+        raise ForeignFeed(
+            f"data directory {self.data_dir} holds a feed this broker's state was not fed from "
+            f"({why}): every article would be added again; use a fresh data directory for "
+            "broker mode, or the Redis that was fed from this one"
+        )
 
     # -- the lease -------------------------------------------------------------------------------
 
