@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 import redis
 from rq import Worker
+from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job as RQJob
 from rq.job import JobStatus
 from rq.serializers import JSONSerializer
@@ -76,7 +77,7 @@ class Tracked:
 
     site: Site
     payload: dict[str, Any]
-    job_id: str
+    job_id: str = ""  # until enqueued (the broker may be away at the start)
     attempts: int = 1
     suspect_since: float | None = None  # seen started without its lease since then
     waiting_for_lease: bool = False  # another job holds the site: enqueue when it is free
@@ -115,41 +116,65 @@ class Dispatcher:
     ) -> tuple[ChildExit, dict[str, Any], str]:
         """Crawl the sources *names*, each site on a worker; the merged crawl's exit, stats
         (also written to *stats_file*) and error. Their logs are appended to *log_file*; the
-        stream is drained into the feed as the jobs run and before this returns."""
+        stream is drained into the feed as the jobs run and before this returns.
+
+        Waits at most *timeout* and the grace, as a local crawl runs: the sites not crawled by
+        then fail the run. A broker away meanwhile is waited for; a feed that cannot be written
+        (disk full) ends the run, failed."""
         sites = group_sites([self.sources[name] for name in names])
         tables = {table["name"]: table for table in source_tables(self.options.sources_file, names)}
         tracked = [
-            self._enqueue(site, site_payload(site, tables, self.options, run_id, timeout))
+            Tracked(site, site_payload(site, tables, self.options, run_id, timeout))
             for site in sites
         ]
-        logger.info("Run %s: %d site jobs enqueued", run_id, len(tracked))
+        logger.info("Run %s: %d sites to crawl on the broker's workers", run_id, len(tracked))
+        deadline = time.monotonic() + timeout + self.options.grace
         progress_at = time.monotonic() + PROGRESS_EVERY
+        outage_since: float | None = None
+        feed_error = ""
         while not all(item.done for item in tracked) and not stop.is_set():
+            if time.monotonic() >= deadline:
+                self._give_up(run_id, tracked)
+                break
             try:
                 self.writer.drain()
                 for item in tracked:
                     if not item.done:
                         self._poll(item, log_file)
-            except redis.ConnectionError as exc:
-                logger.warning("Run %s: broker unreachable (%s): waiting", run_id, exc)
-                stop.wait(1.0)
-            if time.monotonic() >= progress_at:
-                self._log_progress(run_id, tracked)
-                progress_at = time.monotonic() + PROGRESS_EVERY
+                if time.monotonic() >= progress_at:
+                    self._log_progress(run_id, tracked)
+                    progress_at = time.monotonic() + PROGRESS_EVERY
+            except redis.RedisError as exc:
+                if outage_since is None:
+                    outage_since = time.monotonic()
+                    logger.warning("Run %s: broker unreachable (%s): waiting", run_id, exc)
+            except OSError as exc:
+                feed_error = unwritable(exc)
+                logger.error("Run %s: %s: ending the run", run_id, feed_error)
+                self._withdraw(run_id, tracked)
+                break
+            else:
+                if outage_since is not None:
+                    logger.info(
+                        "Run %s: broker back after %.0fs",
+                        run_id,
+                        time.monotonic() - outage_since,
+                    )
+                    outage_since = None
             stop.wait(POLL_SECONDS)
-        if stop.is_set():
-            self._cancel_queued(run_id, tracked)
-        self._drain()
+        if stop.is_set() and not feed_error:
+            self._withdraw(run_id, tracked)
+        feed_error = self._drain() or feed_error
         child, merged, error = merge_results(tracked, stop.is_set())
+        if feed_error:
+            child = ChildExit(UNFINISHED_EXIT, child.timed_out, child.stopped)
+            error = "; ".join(part for part in (feed_error, error) if part)
         write_atomically(stats_file, (json.dumps(merged, indent=1, sort_keys=True) + "\n").encode())
         return child, merged, error
 
     def close(self) -> None:
         """Let go of the feed (and the data directory's crawl lock)."""
         self.writer.close()
-
-    def _enqueue(self, site: Site, payload: dict[str, Any]) -> Tracked:
-        return Tracked(site, payload, self._submit(site, payload))
 
     def _submit(self, site: Site, payload: dict[str, Any], at_front: bool = False) -> str:
         job = self.queue.enqueue_call(
@@ -178,6 +203,10 @@ class Dispatcher:
         logger.warning("Site %s: %s: enqueued again as job %s", item.site.name, why, item.job_id)
 
     def _poll(self, item: Tracked, log_file: Path) -> None:
+        if not item.job_id:
+            item.job_id = self._submit(item.site, item.payload)
+            logger.debug("Site %s: enqueued as job %s", item.site.name, item.job_id)
+            return
         if item.waiting_for_lease:
             if lease_holder(self.client, item.site.name) is None:
                 self._resubmit(item, "its lease is free again", counted=False)
@@ -219,30 +248,64 @@ class Dispatcher:
         elif time.monotonic() - item.suspect_since >= TAKEOVER_GRACE:
             self._resubmit(item, f"job {item.job_id}'s lease lapsed (its worker is gone)")
 
-    def _cancel_queued(self, run_id: str, tracked: Sequence[Tracked]) -> None:
+    def _give_up(self, run_id: str, tracked: Sequence[Tracked]) -> None:
+        """Past the run's timeout: its sites not done fail, their jobs not started withdrawn."""
+        for item, fate in self._withdraw_jobs(tracked):
+            item.error = f"not crawled within the run's timeout: {fate}"
+            logger.error("Site %s: %s", item.site.name, item.error)
+        logger.error("Run %s: timed out waiting for the broker's workers", run_id)
+
+    def _withdraw(self, run_id: str, tracked: Sequence[Tracked]) -> None:
         """Jobs not started are withdrawn; started ones end on their workers, their records
         reaching the feed at the next drain (this one's or the next scheduler's)."""
-        running = 0
-        for item in tracked:
-            if item.done or item.waiting_for_lease:
-                continue
-            try:
-                job = RQJob.fetch(item.job_id, connection=self.client, serializer=JSONSerializer)
-                if job.get_status() == JobStatus.QUEUED:
-                    job.cancel()
-                else:
-                    running += 1
-            except redis.RedisError as exc:
-                logger.warning(
-                    "Site %s: cannot withdraw job %s: %s", item.site.name, item.job_id, exc
-                )
-        logger.info("Run %s stopped: %d site crawls left to end on their workers", run_id, running)
+        left = [f"{item.site.name}: {fate}" for item, fate in self._withdraw_jobs(tracked)]
+        if left:
+            logger.info("Run %s ended: %d sites not done (%s)", run_id, len(left), "; ".join(left))
 
-    def _drain(self) -> None:
+    def _withdraw_jobs(self, tracked: Sequence[Tracked]) -> list[tuple[Tracked, str]]:
+        """The sites not done, each with what became of its job, its job cancelled if no
+        worker had started it. A broker away is asked once, not once a site."""
+        fates: list[tuple[Tracked, str]] = []
+        unreachable = ""
+        for item in tracked:
+            if item.done:
+                continue
+            if not unreachable:
+                try:
+                    fates.append((item, self._withdraw_job(item)))
+                    continue
+                except redis.RedisError as exc:
+                    unreachable = f"the broker was unreachable ({exc})"
+            fates.append((item, unreachable))
+        return fates
+
+    def _withdraw_job(self, item: Tracked) -> str:
+        if not item.job_id:
+            return "the broker was unreachable"
+        if item.waiting_for_lease:
+            return "another job held its site"
+        try:
+            job = RQJob.fetch(item.job_id, connection=self.client, serializer=JSONSerializer)
+            status = job.get_status()
+        except (NoSuchJobError, InvalidJobOperation):
+            return f"job {item.job_id} is gone from the broker"
+        if status == JobStatus.QUEUED:
+            job.cancel()
+            return "no worker took it"
+        if status == JobStatus.STARTED:
+            return f"job {job.id} still running on worker {job.worker_name}"
+        return f"job {job.id} {status.value}"
+
+    def _drain(self) -> str:
+        """What the stream holds, into the feed; why the feed cannot be written, or ""."""
         try:
             self.writer.drain()
-        except redis.ConnectionError as exc:
+        except redis.RedisError as exc:
             logger.warning("Cannot drain the feed's stream now (%s): the next run will", exc)
+        except OSError as exc:
+            logger.error("Cannot write the feed: %s", exc)
+            return unwritable(exc)
+        return ""
 
     def _log_progress(self, run_id: str, tracked: Sequence[Tracked]) -> None:
         waiting = [item for item in tracked if not item.done]
@@ -254,6 +317,11 @@ class Dispatcher:
             len(tracked),
             workers,
         )
+
+
+def unwritable(exc: OSError) -> str:
+    """A run's failure when the data directory cannot be written (disk full, say)."""
+    return f"cannot write the data directory: {exc}"
 
 
 def site_payload(
