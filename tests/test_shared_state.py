@@ -192,6 +192,26 @@ def test_a_password_is_redacted() -> None:
 
 
 @pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis://:pa#SECRET@10.0.0.5:6379/0", "redis://:***@10.0.0.5:6379/0"),
+        ("redis://:pa?SECRET@10.0.0.5:6379/0", "redis://:***@10.0.0.5:6379/0"),
+        ("redis://:pa/SECRET@10.0.0.5:6379/0", "redis://:***@10.0.0.5:6379/0"),
+        ("redis://:p@SECRET@10.0.0.5:6379/0", "redis://:***@10.0.0.5:6379/0"),
+        ("redis://user:pa#SECRET@10.0.0.5/0", "redis://user:***@10.0.0.5/0"),
+        ("redis://SECRET@10.0.0.5:6379/0", "redis://***@10.0.0.5:6379/0"),
+        ("SECRET@10.0.0.5:6379", "***@10.0.0.5:6379"),
+    ],
+)
+def test_a_password_with_url_marks_or_given_as_user_is_never_shown(url: str, shown: str) -> None:
+    assert redact(url) == shown
+    with pytest.raises(StateServerError) as caught:
+        parse_url(url)
+    text = str(caught.value)
+    assert text.startswith(f"Redis URL {shown}: ") and "SECRET" not in text
+
+
+@pytest.mark.parametrize(
     ("url", "message"),
     [
         ("http://:pw@h:1/0", "must start with redis://"),

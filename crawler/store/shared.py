@@ -83,22 +83,46 @@ class StateServerError(RuntimeError):
 
 
 def redact(url: str) -> str:
-    """*url* with the password of its user part, if any, shown as ``***``."""
-    parts = urlsplit(url)
-    if parts.password is None:
+    """*url* with the password of its user part, if any, shown as ``***``: everything between
+    ``://`` and the last ``@``, read from the string itself (a split URL ends the user part at
+    a ``#``, ``?`` or ``/`` in the password), but a user name before a ``:``."""
+    scheme, user_part, host = _user_part(url)
+    if user_part is None:
         return url
-    user = parts.username or ""
-    host = parts.netloc.rpartition("@")[2]
-    return parts._replace(netloc=f"{user}:***@{host}").geturl()
+    user, colon, _password = user_part.partition(":")
+    shown = f"{user}:***" if colon else "***"  # a lone name is a password given in its place
+    return f"{scheme}{shown}@{host}"
+
+
+def _user_part(url: str) -> tuple[str, str | None, str]:
+    """*url* as (its scheme and ``://``, the user part before its last ``@`` or None, the rest)."""
+    scheme, separator, rest = url.partition("://")
+    if not separator:
+        scheme, rest = "", url
+    user_part, at, host = rest.rpartition("@")
+    if not at:
+        return scheme + separator, None, rest
+    return scheme + separator, user_part, host
 
 
 def parse_url(url: str) -> SplitResult:
     """*url* split, if it is a ``redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]`` URL (or
     ``rediss://``); else ``StateServerError`` saying what is wrong."""
     shown = redact(url)
+    user_part = _user_part(url)[1] or ""
+    if any(mark in user_part for mark in "#?/@"):
+        raise StateServerError(
+            f"Redis URL {shown}: a '#', '?', '/' or '@' in the password must be "
+            "percent-encoded (%23, %3F, %2F, %40)"
+        )
     parts = urlsplit(url)
     if parts.scheme not in SCHEMES:
         raise StateServerError(f"Redis URL {shown}: must start with redis:// or rediss://")
+    if parts.username and parts.password is None:
+        raise StateServerError(
+            f"Redis URL {shown}: a user name with no password; a password alone is "
+            "redis://:PASSWORD@HOST"
+        )
     if not parts.hostname:
         raise StateServerError(f"Redis URL {shown}: names no host")
     try:
