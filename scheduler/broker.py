@@ -1,14 +1,17 @@
 """The broker: one Redis that carries the site jobs (RQ), the crawl state, the feed's stream and
 the per-site leases. Shared by ``python -m scheduler --broker`` and ``neu-news worker``.
 
-A lease (``neu:lease:<site>``, SET NX PX with the holding job's id as token) keeps two
-workers off one site, so per-site politeness holds across workers; it lapses ``LEASE_TTL``
-after its holder stops renewing it, which is how the enqueuer learns a worker died.
+A site's lease is one key per host name of the site (``neu:lease:<host>``, the holding job's
+id as its value, with a TTL), all taken at once or none: two workers never crawl one host,
+however two jobs (or two schedulers) grouped their sources, so per-host politeness holds across
+workers. It lapses ``LEASE_TTL`` after its holder stops renewing it, which is how the enqueuer
+learns a worker died.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
 import redis
 from rq import Queue
@@ -34,22 +37,25 @@ WORKER_TTL = 40
 JOB_MARGIN = 120.0
 RESULT_TTL = 7 * 86400
 
-# Renew if still ours; take it again if it lapsed and nobody took it (e.g. Redis was down for
-# longer than the TTL); 0 when another job holds it.
-_RENEW = """
-local holder = redis.call('GET', KEYS[1])
-if holder == ARGV[1] then
-    redis.call('PEXPIRE', KEYS[1], ARGV[2])
-    return 1
-elseif not holder then
-    redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-    return 1
+# Every key is the job's, or none is: 0 when another job holds one. A key that is already
+# the job's is kept (renewed, or a retry whose first reply was lost), one that lapsed taken again.
+_HOLD = """
+for _, key in ipairs(KEYS) do
+    local holder = redis.call('GET', key)
+    if holder and holder ~= ARGV[1] then
+        return 0
+    end
 end
-return 0
+for _, key in ipairs(KEYS) do
+    redis.call('SET', key, ARGV[1], 'PX', ARGV[2])
+end
+return 1
 """
 _RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-    return redis.call('DEL', KEYS[1])
+for _, key in ipairs(KEYS) do
+    if redis.call('GET', key) == ARGV[1] then
+        redis.call('DEL', key)
+    end
 end
 return 0
 """
@@ -77,30 +83,36 @@ def job_timeout(crawl_timeout: float, grace: float) -> int:
 
 
 class Lease:
-    """One site's lease, held by one job (its *token*)."""
+    """A site's lease: one key per host name of the site, held by one job (its *token*)."""
 
-    def __init__(self, client: redis.Redis, site: str, token: str) -> None:
+    def __init__(self, client: redis.Redis, hosts: Iterable[str], token: str) -> None:
         self.client = client
-        self.key = lease_key(site)
+        self.keys = lease_keys(hosts)
         self.token = token
         self._ttl_ms = int(LEASE_TTL * 1000)
 
-    def acquire(self) -> bool:
-        return bool(self.client.set(self.key, self.token, nx=True, px=self._ttl_ms))
+    @property
+    def label(self) -> str:
+        """Its keys, for the log."""
+        return ", ".join(self.keys)
 
-    def renew(self) -> bool:
-        """False when another job holds it now."""
-        return bool(self.client.eval(_RENEW, 1, self.key, self.token, self._ttl_ms))
+    def hold(self) -> bool:
+        """Take the lease, or renew it: False, and nothing taken, when another job holds any
+        of its hosts. One script, so two jobs never hold parts of each other's sites, and a
+        retry of it (its reply lost to a broken connection) holds what the first took."""
+        return bool(self.client.eval(_HOLD, len(self.keys), *self.keys, self.token, self._ttl_ms))
 
     def release(self) -> None:
-        self.client.eval(_RELEASE, 1, self.key, self.token)
+        self.client.eval(_RELEASE, len(self.keys), *self.keys, self.token)
 
 
-def lease_key(site: str) -> str:
-    return f"{LEASE_PREFIX}{site}"
+def lease_keys(hosts: Iterable[str]) -> list[str]:
+    return [f"{LEASE_PREFIX}{host}" for host in sorted(set(hosts))]
 
 
-def lease_holder(client: redis.Redis, site: str) -> str | None:
-    """The id of the job holding *site*'s lease, or None when it is free."""
-    holder = client.get(lease_key(site))
-    return holder.decode() if isinstance(holder, bytes) else None
+def lease_holders(client: redis.Redis, hosts: Iterable[str]) -> list[str | None]:
+    """For each of *hosts* (sorted), the id of the job holding its lease, or None if free."""
+    return [
+        holder.decode() if isinstance(holder, bytes) else None
+        for holder in client.mget(lease_keys(hosts))
+    ]

@@ -34,7 +34,7 @@ from crawler.outcome import FINISHED, SHUTDOWN, crawl_exit_code, source_outcomes
 from crawler.sources import Source
 from crawler.store.feed import write_atomically
 from crawler.store.files import open_no_link
-from scheduler.broker import RESULT_TTL, job_timeout, lease_holder, site_queue
+from scheduler.broker import RESULT_TTL, job_timeout, lease_holders, site_queue
 from scheduler.crawl import ChildExit
 from scheduler.health import crawl_failure
 from scheduler.sites import Site, group_sites, source_tables, sources_toml
@@ -208,7 +208,7 @@ class Dispatcher:
             logger.debug("Site %s: enqueued as job %s", item.site.name, item.job_id)
             return
         if item.waiting_for_lease:
-            if lease_holder(self.client, item.site.name) is None:
+            if not any(lease_holders(self.client, item.site.hosts)):
                 self._resubmit(item, "its lease is free again", counted=False)
             return
         job = RQJob.fetch_many([item.job_id], connection=self.client, serializer=JSONSerializer)[0]
@@ -241,7 +241,8 @@ class Dispatcher:
             append_site_log(log_file, item, job.id)
 
     def _check_lease(self, item: Tracked) -> None:
-        if lease_holder(self.client, item.site.name) == item.job_id:
+        holders = lease_holders(self.client, item.site.hosts)
+        if all(holder == item.job_id for holder in holders):
             item.suspect_since = None
         elif item.suspect_since is None:
             item.suspect_since = time.monotonic()
@@ -334,6 +335,7 @@ def site_payload(
     """A site job's argument: everything its crawl needs, as plain data."""
     return {
         "site": site.name,
+        "hosts": list(site.hosts),
         "sources": list(site.sources),
         "sources_toml": sources_toml(tables[name] for name in site.sources),
         "settings": list(options.settings),

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from crawler.commandline import ConfigError
 from crawler.sources import DEFAULT_SOURCES_FILE, Source, host_groups
@@ -19,10 +20,12 @@ from crawler.tomlfile import read_toml
 @dataclass(frozen=True)
 class Site:
     """Sources crawled together: *name* is the least of their hosts, as ``host:port`` where
-    a source names a port (unique, as sites share no host name), and names the site's lease."""
+    a source names a port (unique, as sites share no host name); *hosts* their host names
+    (sorted), each of which the site's lease holds."""
 
     name: str
     sources: tuple[str, ...]
+    hosts: tuple[str, ...]
 
 
 def group_sites(sources: Sequence[Source]) -> list[Site]:
@@ -32,9 +35,16 @@ def group_sites(sources: Sequence[Source]) -> list[Site]:
         Site(
             min(host for source in group for host in source.hosts),
             tuple(source.name for source in group),
+            tuple(sorted({host_name(host) for source in group for host in source.hosts})),
         )
         for group in host_groups(sources)
     ]
+
+
+def host_name(location: str) -> str:
+    """The host name of a source's ``host[:port]``: what Scrapy's politeness slots, and so the
+    leases, go by."""
+    return urlsplit(f"//{location}").hostname or location
 
 
 def source_tables(sources_file: Path | None, names: Iterable[str]) -> list[dict[str, Any]]:

@@ -36,7 +36,7 @@ from scheduler.broker import (
     RENEW_EVERY,
     WORKER_TTL,
     Lease,
-    lease_holder,
+    lease_holders,
     site_queue,
 )
 from scheduler.crawl import POLL_SECONDS, child_error, run_child, scrapy_command
@@ -130,10 +130,10 @@ def crawl_site(payload: dict[str, Any]) -> dict[str, Any]:
     job = get_current_job()
     assert context is not None and job is not None, "crawl_site runs in a neu-news worker"
     site, worker = payload["site"], job.worker_name or ""
-    lease = Lease(context.client, site, job.id)
-    if not lease.acquire():
-        holder = lease_holder(context.client, site)
-        logger.info("Site %s is busy (job %s holds it): skipped", site, holder)
+    lease = Lease(context.client, payload["hosts"], job.id)
+    if not lease.hold():
+        holder = next(filter(None, lease_holders(context.client, payload["hosts"])), None)
+        logger.info("Site %s is busy (job %s holds a host of it): skipped", site, holder)
         return {"status": BUSY, "site": site, "worker": worker, "holder": holder}
     keeper = LeaseKeeper(lease, context.shutdown)
     keeper.start()
@@ -196,7 +196,7 @@ class LeaseKeeper(threading.Thread):
     crawls of one site must not go on)."""
 
     def __init__(self, lease: Lease, shutdown: threading.Event) -> None:
-        super().__init__(name=f"lease {lease.key}", daemon=True)
+        super().__init__(name=f"lease {lease.label}", daemon=True)
         self.lease = lease
         self.shutdown = shutdown
         self.stop_crawl = threading.Event()
@@ -212,23 +212,23 @@ class LeaseKeeper(threading.Thread):
             if time.monotonic() < renew_at:
                 continue
             try:
-                held = self.lease.renew()
+                held = self.lease.hold()
             except redis.RedisError as exc:
                 if failing_since is None:
                     failing_since = time.monotonic()
-                    logger.warning("Cannot renew %s (%s): retrying", self.lease.key, exc)
+                    logger.warning("Cannot renew %s (%s): retrying", self.lease.label, exc)
                 renew_at = time.monotonic() + 1.0
                 continue
             if failing_since is not None:
                 logger.info(
                     "Renewed %s after %.0fs without the broker (its TTL: %.0fs)",
-                    self.lease.key,
+                    self.lease.label,
                     time.monotonic() - failing_since,
                     LEASE_TTL,
                 )
                 failing_since = None
             if not held:
-                logger.warning("Lost %s to another job: ending this crawl", self.lease.key)
+                logger.warning("Lost %s to another job: ending this crawl", self.lease.label)
                 self.lost = True
                 self.stop_crawl.set()
                 return
@@ -244,5 +244,5 @@ class LeaseKeeper(threading.Thread):
             self.lease.release()
         except redis.RedisError as exc:
             logger.warning(
-                "Cannot release %s (%s): it lapses in %.0fs", self.lease.key, exc, LEASE_TTL
+                "Cannot release %s (%s): it lapses in %.0fs", self.lease.label, exc, LEASE_TTL
             )
