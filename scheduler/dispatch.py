@@ -104,6 +104,10 @@ class Dispatcher:
         self.options = options
         self.queue = site_queue(client)
         self.sources = {source.name: source for source in sources}
+        # Read once, with the sources: the schedule's jobs name the sources of the file as it
+        # was at the start, whatever it says now, as the grouping into sites does.
+        tables = source_tables(options.sources_file, list(self.sources))
+        self.tables = {table["name"]: table for table in tables}
 
     def crawl(
         self,
@@ -122,9 +126,8 @@ class Dispatcher:
         then fail the run. A broker away meanwhile is waited for; a feed that cannot be written
         (disk full) ends the run, failed."""
         sites = group_sites([self.sources[name] for name in names])
-        tables = {table["name"]: table for table in source_tables(self.options.sources_file, names)}
         tracked = [
-            Tracked(site, site_payload(site, tables, self.options, run_id, timeout))
+            Tracked(site, site_payload(site, self.tables, self.options, run_id, timeout))
             for site in sites
         ]
         logger.info("Run %s: %d sites to crawl on the broker's workers", run_id, len(tracked))

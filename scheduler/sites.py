@@ -47,10 +47,14 @@ def host_name(location: str) -> str:
     return urlsplit(f"//{location}").hostname or location
 
 
-def source_tables(sources_file: Path | None, names: Iterable[str]) -> list[dict[str, Any]]:
-    """The ``[[sources]]`` tables of *names*, as written in the file (the shipped one if None)."""
-    data = read_toml(sources_file or DEFAULT_SOURCES_FILE, "sources file", ConfigError)
+def source_tables(sources_file: Path | None, names: Sequence[str]) -> list[dict[str, Any]]:
+    """The ``[[sources]]`` tables of *names*, as written in the file (the shipped one if None);
+    ConfigError if one is not there (the file changed since its sources were read)."""
+    path = sources_file or DEFAULT_SOURCES_FILE
+    data = read_toml(path, "sources file", ConfigError)
     by_name = {table.get("name"): table for table in data.get("sources", [])}
+    if missing := [name for name in names if name not in by_name]:
+        raise ConfigError(f"{path}: no source {missing[0]!r}: was the file changed just now?")
     return [by_name[name] for name in names]
 
 

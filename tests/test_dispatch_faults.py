@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -234,3 +235,34 @@ def test_once_with_no_worker_ends_at_the_runs_timeout_with_its_sites_failed(
     assert site_queue(client).get_job_ids() == []
     (job_id,) = site_queue(client).canceled_job_registry.get_job_ids()
     assert job_status(client, job_id) == JobStatus.CANCELED
+
+
+def payloads(client: redis.Redis) -> Iterator[dict[str, Any]]:
+    registry = site_queue(client).canceled_job_registry
+    for job_id in registry.get_job_ids():
+        yield RQJob.fetch(job_id, connection=client, serializer=JSONSerializer).args[0]
+
+
+def test_a_source_renamed_while_the_scheduler_runs_is_crawled_as_it_was_at_its_start(
+    tmp_path: Path, sources_file: Path, redis_server: RedisServer
+) -> None:
+    client = redis_server.client()
+    crawling = Crawling(dispatcher(client, FailingWriter(OSError(), range(0)), sources_file))
+    # The scheduler runs on the sources it read at its start (its jobs name them).
+    sources_file.write_text(SOURCES.replace('"a"', '"renamed"'), encoding="utf-8")
+    thread = crawling.start(tmp_path, timeout=0.5)
+    thread.join(30)
+    assert crawling.raised is None, crawling.raised
+    assert crawling.returned is not None
+    assert crawling.returned[2] == (
+        "site one.example: not crawled within the run's timeout: no worker took it"
+    )
+    (payload,) = payloads(client)
+    assert payload["sources"] == ["a"]
+    assert load_sources_text(tmp_path, payload["sources_toml"]) == ["a"]
+
+
+def load_sources_text(directory: Path, text: str) -> list[str]:
+    path = directory / "job-sources.toml"
+    path.write_text(text, encoding="utf-8")
+    return [source.name for source in load_sources(path)]

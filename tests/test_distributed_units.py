@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from crawler.commandline import ConfigError
 from crawler.outcome import FINISHED, SHUTDOWN
 from crawler.sources import DEFAULT_SOURCES_FILE, load_sources
 from scheduler import broker
@@ -84,6 +85,13 @@ def test_a_sites_sources_file_reads_back_as_the_same_sources(tmp_path: Path) -> 
         copy.write_text(sources_toml(source_tables(origin, names)), encoding="utf-8")
         by_name = {source.name: source for source in load_sources(origin)}
         assert load_sources(copy) == [by_name[name] for name in names]
+
+
+def test_a_source_gone_from_the_file_is_a_configuration_error(tmp_path: Path) -> None:
+    path = tmp_path / "sources.toml"
+    path.write_text(SOURCES, encoding="utf-8")
+    with pytest.raises(ConfigError, match="no source 'e': was the file changed just now"):
+        source_tables(path, ["a", "e"])
 
 
 def _site_result(sources: dict[str, int], reason: str = FINISHED, code: int = 0) -> dict[str, Any]:
