@@ -33,7 +33,7 @@ from crawler.commandline import UNFINISHED_EXIT
 from crawler.outcome import FINISHED, SHUTDOWN, crawl_exit_code, source_outcomes
 from crawler.sources import Source
 from crawler.store.feed import write_atomically
-from crawler.store.files import open_no_link
+from crawler.store.files import DataDirError, open_no_link
 from scheduler.broker import RESULT_TTL, job_timeout, lease_holders, site_queue
 from scheduler.crawl import ChildExit
 from scheduler.health import crawl_failure
@@ -151,7 +151,7 @@ class Dispatcher:
                 if outage_since is None:
                     outage_since = time.monotonic()
                     logger.warning("Run %s: broker unreachable (%s): waiting", run_id, exc)
-            except OSError as exc:
+            except (OSError, DataDirError) as exc:
                 feed_error = unwritable(exc)
                 logger.error("Run %s: %s: ending the run", run_id, feed_error)
                 self._withdraw(run_id, tracked)
@@ -306,7 +306,7 @@ class Dispatcher:
             self.writer.drain()
         except redis.RedisError as exc:
             logger.warning("Cannot drain the feed's stream now (%s): the next run will", exc)
-        except OSError as exc:
+        except (OSError, DataDirError) as exc:
             logger.error("Cannot write the feed: %s", exc)
             return unwritable(exc)
         return ""
@@ -323,8 +323,9 @@ class Dispatcher:
         )
 
 
-def unwritable(exc: OSError) -> str:
-    """A run's failure when the data directory cannot be written (disk full, say)."""
+def unwritable(exc: OSError | DataDirError) -> str:
+    """A run's failure when the data directory cannot be written (disk full, say), or the
+    feed no longer by this writer (another took the broker's feed writer lease)."""
     return f"cannot write the data directory: {exc}"
 
 

@@ -266,3 +266,35 @@ def load_sources_text(directory: Path, text: str) -> list[str]:
     path = directory / "job-sources.toml"
     path.write_text(text, encoding="utf-8")
     return [source.name for source in load_sources(path)]
+
+
+def test_a_broker_whose_feed_another_writer_appends_is_refused_at_the_start(
+    tmp_path: Path, sources_file: Path, redis_server: RedisServer
+) -> None:
+    client = connect(redis_server.url)
+    other = FeedStreamWriter(client, tmp_path / "other")
+    try:
+        done = scheduler_once(tmp_path / "data", sources_file, "--broker", redis_server.url)
+    finally:
+        other.close()
+    assert done.returncode == 2, done.stderr
+    (line,) = done.stderr.splitlines()
+    assert line.startswith("error: another feed writer is appending this broker's records: ")
+    assert str((tmp_path / "other").absolute()) in line
+    assert not (tmp_path / "data" / "runs.jsonl").exists()
+
+
+def test_a_data_directory_the_broker_did_not_feed_is_refused_at_the_start(
+    tmp_path: Path, sources_file: Path, redis_server: RedisServer
+) -> None:
+    # A single machine's data directory: its feed has a line no broker's writer appended.
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    line = {"id": "https://one.example/info/1/1.htm", "version": 1, "title": "t"}
+    (data_dir / "articles.jsonl").write_text(json.dumps(line) + "\n", encoding="utf-8")
+    done = scheduler_once(data_dir, sources_file, "--broker", redis_server.url)
+    assert done.returncode == 2, done.stderr
+    (error,) = done.stderr.splitlines()
+    assert error.startswith(f"error: data directory {data_dir.absolute()} holds a feed "), error
+    assert "this broker's state was not fed from" in error
+    assert site_queue(redis_server.client()).get_job_ids() == []
