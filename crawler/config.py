@@ -16,7 +16,7 @@ from crawler.rechecks import RECHECK_ALL, Schedule
 from crawler.sources import Source, SourcesError, load_sources, select_sources
 from crawler.store.datadir import check_data_dir
 from crawler.store.locks import DataDirError
-from crawler.store.shared import StateServerError, check_reachable
+from crawler.store.shared import RETRIES, StateServerError, check_reachable
 
 MODES = ("incremental", "backfill")
 # Units of the re-check steps (NEU_RECHECK_AFTER), in seconds.
@@ -181,9 +181,10 @@ def check_crawl_config(settings: Any, spider_args: Mapping[str, str]) -> None:
     crawl_user_agent(settings)
     state_url = settings.get("NEU_STATE_URL")
     if state_url:
-        # The state and the feed are that server's: NEU_DATA_DIR is not used, nor locked.
+        # The state and the feed are that server's: NEU_DATA_DIR is not used, nor locked. A
+        # server restarting as a worker's crawl starts is waited for, as the crawl's client would.
         try:
-            check_reachable(state_url)
+            check_reachable(state_url, retries=RETRIES)
         except StateServerError as exc:
             raise ConfigError(f"setting NEU_STATE_URL: {exc}") from None
         return

@@ -142,7 +142,7 @@ def parse_url(url: str) -> SplitResult:
 def connect(url: str, retries: int = RETRIES) -> redis.Redis:
     """A client of the Redis at *url* (checked by ``parse_url``) whose commands ride out a lost
     connection for about 30 s (*retries*, see ``RETRY_BACKOFF``) before they fail. Replies are
-    bytes, as RQ needs. Connects lazily: ``check_reachable`` says at once whether it can."""
+    bytes, as RQ needs. Connects lazily: ``check_reachable`` says whether it can."""
     parse_url(url)
     backoff = RETRY_BACKOFF if retries else NoBackoff()
     return redis.Redis.from_url(
@@ -154,18 +154,36 @@ def connect(url: str, retries: int = RETRIES) -> redis.Redis:
     )
 
 
-def check_reachable(url: str) -> None:
-    """Raise ``StateServerError`` now, naming the redacted *url*, if its server does not answer
-    (or refuses the password); one try, no waiting out a restart."""
-    client = connect(url, retries=0)
+def check_reachable(url: str, retries: int = 0) -> None:
+    """Raise ``StateServerError``, naming the redacted *url*, if its server does not answer (or
+    refuses the password). One try, unless *retries*: then a server away (restarting) is waited
+    for as ``connect``'s client waits, with one line saying so."""
+    try:
+        _ping(url, retries=0)
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        if not retries or isinstance(exc, redis.AuthenticationError):
+            raise _unusable(url, exc) from None
+        logger.warning("Waiting for Redis at %s: %s", redact(url), exc)
+        try:
+            _ping(url, retries)
+        except redis.RedisError as again:
+            raise _unusable(url, again) from None
+    except redis.RedisError as exc:
+        raise _unusable(url, exc) from None
+
+
+def _ping(url: str, retries: int) -> None:
+    client = connect(url, retries)
     try:
         client.ping()
-    except redis.AuthenticationError as exc:
-        raise StateServerError(f"Redis at {redact(url)} refused the login: {exc}") from None
-    except redis.RedisError as exc:
-        raise StateServerError(f"Redis at {redact(url)} cannot be reached: {exc}") from None
     finally:
         client.close()
+
+
+def _unusable(url: str, exc: redis.RedisError) -> StateServerError:
+    if isinstance(exc, redis.AuthenticationError):
+        return StateServerError(f"Redis at {redact(url)} refused the login: {exc}")
+    return StateServerError(f"Redis at {redact(url)} cannot be reached: {exc}")
 
 
 def key(*parts: str) -> str:
