@@ -116,6 +116,12 @@ def load_sources(path: str | Path | None = None) -> list[Source]:
     return sources
 
 
+def host_name(location: str) -> str:
+    """The host name of a source's ``host[:port]``: what Scrapy's politeness slots (and broker
+    mode's leases) go by."""
+    return urlsplit(f"//{location}").hostname or location
+
+
 def host_groups(sources: Sequence[Source]) -> list[list[Source]]:
     """*sources* in groups whose hosts, by name whatever the port, overlap (directly or through
     another source): a group's sources may list the same articles, and share Scrapy's politeness
@@ -123,7 +129,7 @@ def host_groups(sources: Sequence[Source]) -> list[list[Source]]:
     sources within a group in their order."""
     groups: list[tuple[set[str], list[Source]]] = []
     for source in sources:
-        hosts = {urlsplit(f"//{location}").hostname or location for location in source.hosts}
+        hosts = {host_name(location) for location in source.hosts}
         members = [source]
         kept = []
         for group_hosts, group in groups:

@@ -10,10 +10,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from crawler.commandline import ConfigError
-from crawler.sources import DEFAULT_SOURCES_FILE, Source, host_groups
+from crawler.sources import DEFAULT_SOURCES_FILE, Source, host_groups, host_name
 from crawler.tomlfile import read_toml
 
 
@@ -39,12 +38,6 @@ def group_sites(sources: Sequence[Source]) -> list[Site]:
         )
         for group in host_groups(sources)
     ]
-
-
-def host_name(location: str) -> str:
-    """The host name of a source's ``host[:port]``: what Scrapy's politeness slots, and so the
-    leases, go by."""
-    return urlsplit(f"//{location}").hostname or location
 
 
 def source_tables(sources_file: Path | None, names: Sequence[str]) -> list[dict[str, Any]]:

@@ -249,7 +249,7 @@ def test_a_worker_killed_mid_crawl_is_taken_over_and_the_feed_stays_exact(
     scheduler = start_scheduler(data_dir, fleet_sources, redis_server.url, polite)
     with contextlib.closing(redis_server.client()) as client:
         victim, site, job_id = _busy_worker(client)
-        fleet_site = next(s for s in fleet.sites if urlsplit(s.base_url).netloc == site)
+        fleet_site = next(s for s in fleet.sites if urlsplit(s.base_url).hostname == site)
         _wait_for(lambda: fleet.article_fetches()[fleet_site.name] >= 2)
         workers.kill(victim)
         killed_at = time.monotonic()
