@@ -2,7 +2,7 @@
 machine's ``redis-server`` (append-only file fsynced at every write, as the README asks).
 
 - the writer's records/s: a stream of filed records drained into a fresh data directory
-  (parse, append, fsync per batch, acknowledge and trim, checkpoint);
+  (parse, append, fsync per batch, acknowledge and delete, checkpoint);
 - the shared state's records/s: new records filed by one client (each its WATCHed reads and one
   MULTI/EXEC with the feed line), and ``is_known`` questions/s;
 - Redis's own capacity: the same operations per second of the server's CPU (its one thread),
