@@ -42,6 +42,7 @@ RUN_TIMEOUT = 3600.0
 def measure(work: Path, sites: int, counts: Sequence[int]) -> dict[int, dict[str, float]]:
     """Seconds, sites/s and records/s of a backfill of the fleet, for each worker count."""
     figures = {}
+    work.mkdir(parents=True, exist_ok=True)
     with Fleet(sites=sites, seed=0) as fleet:
         sources = work / "fleet.toml"
         fleet.write_sources(sources)
@@ -129,7 +130,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--work-dir", type=Path, required=True, help="logs, Redis and feeds")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
-    args.work_dir.mkdir(parents=True, exist_ok=True)
     table, _ = run(args.work_dir, args.sites, args.workers)
     print(format_table(table))
     return 0
