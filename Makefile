@@ -65,7 +65,7 @@ clean:
 demo: install
 	$(BIN)/python -m scheduler.demo
 
-# Speed, CPU, request cost and scale (one machine, many sites, workers on a broker): 20+ minutes, not a test.
+# Speed, CPU, request cost and scale (one machine, many sites, workers on a broker): about 18 minutes, not a test.
 .PHONY: bench
 bench: install
 	$(BIN)/python -m benchmarks
