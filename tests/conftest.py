@@ -15,8 +15,8 @@ from jsonschema import Draft202012Validator
 
 from replica import Replica, ReplicaServer, build_replica
 
-# A real redis-server on a free port for the scale-out tests (the fixture of that name).
-from tests.redis_server import redis_server  # noqa: F401
+# Real redis-servers on free ports for the scale-out tests (the fixtures of those names).
+from tests.redis_server import protected_redis, redis_server  # noqa: F401
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_DIR = PROJECT_ROOT / "crawler" / "schema"

@@ -21,6 +21,8 @@ import redis
 from tests.parts import missing
 
 START_SECONDS = 10.0
+# The password of `protected_redis`: tests look for it in every output, log and argv.
+PASSWORD = "pw-Zq81-never-logged"
 
 
 def free_port() -> int:
@@ -111,6 +113,16 @@ class RedisServer:
 @pytest.fixture
 def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     server = RedisServer(tmp_path / "redis").start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def protected_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A real ``redis-server`` that asks for :data:`PASSWORD`."""
+    server = RedisServer(tmp_path / "redis-pw", password=PASSWORD).start()
     try:
         yield server
     finally:

@@ -10,7 +10,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,10 +17,9 @@ import pytest
 from replica import Replica, ReplicaServer
 from scheduler.crawl import STATE_URL_ENV, crawl_env
 from tests.conftest import PROJECT_ROOT, read_feed
-from tests.redis_server import RedisServer
+from tests.redis_server import PASSWORD, RedisServer
 from tests.test_distributed import descendants
 
-PASSWORD = "pw-Kx42-never-in-argv"
 RUN_SECONDS = 120
 # One request at a time, a little apart: the crawl runs for some seconds, long enough to be seen.
 SLOW = {
@@ -31,15 +29,6 @@ SLOW = {
     "RETRY_TIMES": "1",
     "TELNETCONSOLE_ENABLED": "False",
 }
-
-
-@pytest.fixture
-def protected_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path / "redis", password=PASSWORD).start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def read_proc(pid: int, name: str) -> bytes | None:

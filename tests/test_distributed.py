@@ -30,12 +30,11 @@ from rq.serializers import JSONSerializer
 from replica.fleet import Fleet
 from scheduler.broker import LEASE_PREFIX
 from tests.conftest import FAST_SETTINGS, PROJECT_ROOT, read_feed
-from tests.redis_server import RedisServer, free_port
+from tests.redis_server import PASSWORD, RedisServer, free_port
 
 # The crawl's own (wall-clock) times: they differ between any two runs.
 CRAWL_TIMES = ("crawled_at", "first_seen", "updated_at")
 RUN_SECONDS = 170
-PASSWORD = "pw-Zq81-never-logged"
 
 
 def fast(**overrides: str) -> list[str]:
@@ -165,15 +164,6 @@ def fleet_sources(tmp_path: Path, fleet: Fleet) -> Path:
     path = tmp_path / "fleet.toml"
     fleet.write_sources(path)
     return path
-
-
-@pytest.fixture
-def protected_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path / "redis-pw", password=PASSWORD).start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
